@@ -1,0 +1,215 @@
+package dev.mtpspark.core.model;
+
+import dev.mtpspark.core.config.HeadArchitecture;
+import dev.mtpspark.core.config.MtpModelConfig;
+import dev.mtpspark.core.stats.HorizonStats;
+import org.deeplearning4j.nn.conf.ComputationGraphConfiguration;
+import org.deeplearning4j.nn.conf.NeuralNetConfiguration;
+import org.deeplearning4j.nn.conf.dropout.Dropout;
+import org.deeplearning4j.nn.conf.graph.MergeVertex;
+import org.deeplearning4j.nn.conf.graph.SubsetVertex;
+import org.deeplearning4j.nn.conf.inputs.InputType;
+import org.deeplearning4j.nn.conf.layers.Layer;
+import org.deeplearning4j.nn.graph.ComputationGraph;
+import org.deeplearning4j.util.ModelSerializer;
+import org.nd4j.linalg.api.buffer.DataType;
+import org.nd4j.linalg.api.ndarray.INDArray;
+import org.nd4j.linalg.dataset.api.MultiDataSet;
+import org.nd4j.linalg.learning.config.Adam;
+import org.nd4j.linalg.learning.config.IUpdater;
+import org.nd4j.linalg.ops.transforms.Transforms;
+
+import java.io.File;
+import java.io.IOException;
+import java.io.InputStream;
+import java.util.Map;
+
+/**
+ * A multi-token prediction transformer as a DL4J {@link ComputationGraph}: token embedding → trunk of causal
+ * pre-norm blocks → {@link MtpHeadLayer} (n heads, shared final norm and unembedding, weighted loss).
+ *
+ * <p>The graph trains with any DL4J trainer ({@code fit(MultiDataSet)}, Spark's
+ * {@code SparkComputationGraph}); this class adds the MTP-specific API: per-horizon logits and
+ * probabilities, per-horizon statistics, parameter counts per part, loss-weight changes and
+ * save/restore with the model configuration inside the DL4J model file.
+ */
+public final class MtpModel {
+    public static final String INPUT = "tokens";
+    public static final String EMBEDDING = "embed";
+    public static final String TRUNK_PREFIX = "trunk";
+    // Neither layer nor parameter names may contain '_': DL4J joins them as "layer_param" and splits at the last one.
+    public static final String HEADS = "mtp";
+    private static final String CONFIG_ENTRY = "mtp-model-config";
+
+    private final MtpModelConfig config;
+    private final ComputationGraph graph;
+
+    private MtpModel(MtpModelConfig config, ComputationGraph graph) {
+        this.config = config;
+        this.graph = graph;
+    }
+
+    /** A new, initialised model in single precision with Adam(1e-3). */
+    public static MtpModel create(MtpModelConfig config) {
+        return create(config, new Adam(1e-3), DataType.FLOAT);
+    }
+
+    /** A new, initialised model with the given updater and floating-point type. */
+    public static MtpModel create(MtpModelConfig config, IUpdater updater, DataType dataType) {
+        ComputationGraph graph = new ComputationGraph(graphConfiguration(config, updater, dataType));
+        graph.init();
+        return new MtpModel(config, graph);
+    }
+
+    /** Wraps an existing graph that was built from {@code config} (for example one trained on Spark). */
+    public static MtpModel wrap(MtpModelConfig config, ComputationGraph graph) {
+        return new MtpModel(config, graph);
+    }
+
+    /** The DL4J graph configuration of a model; every custom layer serialises to JSON with it. */
+    public static ComputationGraphConfiguration graphConfiguration(MtpModelConfig config, IUpdater updater, DataType dataType) {
+        int d = config.modelWidth();
+        int n = config.predictedTokens();
+        boolean sequential = config.headArchitecture() == HeadArchitecture.SEQUENTIAL;
+        int headBlocks = switch (config.headArchitecture()) {
+            case PARALLEL -> n;
+            case SEQUENTIAL -> n - 1;
+            case LINEAR -> 0;
+        };
+        BlockSpec spec = BlockSpec.of(config, config.trunkDepth() + headBlocks);
+        Dropout dropout = config.dropout() > 0 ? new Dropout(1.0 - config.dropout()) : null; // DL4J takes retain probability
+
+        ComputationGraphConfiguration.GraphBuilder b = new NeuralNetConfiguration.Builder()
+                .seed(config.seed())
+                .dataType(dataType)
+                .updater(updater)
+                .graphBuilder()
+                .addInputs(INPUT)
+                .setInputTypes(InputType.recurrent(config.inputChannels(), config.contextLength()));
+
+        b.addLayer(EMBEDDING, new TokenEmbeddingLayer(spec, config.vocabSize(), config.inputChannels()), INPUT);
+        String previous = EMBEDDING;
+        String lookAhead = null;
+        if (sequential && n > 1) {
+            b.addVertex("embedMain", new SubsetVertex(0, d - 1), EMBEDDING);
+            b.addVertex("embedLookahead", new SubsetVertex(d, n * d - 1), EMBEDDING);
+            previous = "embedMain";
+            lookAhead = "embedLookahead";
+        }
+        for (int i = 0; i < config.trunkDepth(); i++) {
+            b.addLayer(TRUNK_PREFIX + i, withDropout(new TransformerBlockLayer(spec), dropout), previous);
+            previous = TRUNK_PREFIX + i;
+        }
+        if (lookAhead != null) {
+            b.addVertex("headInput", new MergeVertex(), previous, lookAhead);
+            previous = "headInput";
+        }
+        b.addLayer(HEADS, withDropout(new MtpHeadLayer(spec, config), dropout), previous);
+        b.setOutputs(HEADS);
+        return b.build();
+    }
+
+    private static Layer withDropout(Layer layer, Dropout dropout) {
+        if (dropout != null) {
+            layer.setIDropout(dropout.clone());
+        }
+        return layer;
+    }
+
+    public MtpModelConfig config() {
+        return config;
+    }
+
+    public ComputationGraph graph() {
+        return graph;
+    }
+
+    /** The head layer's configuration object, shared with the running graph. */
+    public MtpHeadLayer headLayer() {
+        return (MtpHeadLayer) graph.getLayer(HEADS).conf().getLayer();
+    }
+
+    /** Current per-horizon loss weights. */
+    public double[] lossWeights() {
+        return headLayer().getLossWeights();
+    }
+
+    /** Changes the per-horizon loss weights for the following steps, without rebuilding the model. */
+    public void setLossWeights(double[] weights) {
+        headLayer().setLossWeights(weights);
+    }
+
+    /** Per-horizon logits {@code [B, n, T, V]} for features {@code [B, C, T]} (inference mode). */
+    public INDArray logits(INDArray features) {
+        return graph.outputSingle(false, features);
+    }
+
+    /** Per-horizon next-token distributions {@code [B, n, T, V]} (softmax of {@link #logits}). */
+    public INDArray probabilities(INDArray features) {
+        INDArray logits = logits(features);
+        INDArray max = logits.max(true, 3);
+        INDArray exp = Transforms.exp(logits.sub(max), false);
+        return exp.divi(exp.sum(true, 3));
+    }
+
+    /** Per-horizon statistics (loss, top-1, top-5, tokens) of one labelled batch. */
+    public HorizonStats evaluate(MultiDataSet batch) {
+        return HorizonStats.fromLogits(logits(batch.getFeatures(0)), batch.getLabels(0));
+    }
+
+    /** The training loss of a batch: Σ_k w_k · CE_k, averaged over the batch (DL4J's score). */
+    public double score(MultiDataSet batch) {
+        return graph.score(batch, false);
+    }
+
+    /** One training step on a batch. */
+    public void fit(MultiDataSet batch) {
+        graph.fit(batch);
+    }
+
+    /** Trainable parameters per part. */
+    public ParameterCounts parameterCounts() {
+        long embedding = graph.getLayer(EMBEDDING).numParams();
+        long trunk = 0;
+        for (int i = 0; i < config.trunkDepth(); i++) {
+            trunk += graph.getLayer(TRUNK_PREFIX + i).numParams();
+        }
+        long heads = 0;
+        long unembedding = 0;
+        for (Map.Entry<String, INDArray> e : graph.getLayer(HEADS).paramTable().entrySet()) {
+            if (e.getKey().matches("h\\d+[a-z].*")) {
+                heads += e.getValue().length();
+            } else {
+                unembedding += e.getValue().length();
+            }
+        }
+        return new ParameterCounts(embedding, trunk, heads, unembedding);
+    }
+
+    /** Writes configuration, parameters and updater state in DL4J's model format. */
+    public void save(File file) throws IOException {
+        ModelSerializer.writeModel(graph, file, true);
+        ModelSerializer.addObjectToFile(file, CONFIG_ENTRY, config);
+    }
+
+    /** Restores a model written by {@link #save}, including the updater state. */
+    public static MtpModel load(File file) throws IOException {
+        ComputationGraph graph = ModelSerializer.restoreComputationGraph(file, true);
+        MtpModelConfig config = ModelSerializer.getObjectFromFile(file, CONFIG_ENTRY);
+        MtpModel model = new MtpModel(config, graph);
+        // The weights may have been changed by a schedule after the configuration was built.
+        model.setLossWeights(model.headLayer().getLossWeights());
+        return model;
+    }
+
+    /** Restores a model from a stream in DL4J's model format (the configuration entry is required). */
+    public static MtpModel load(InputStream in) throws IOException {
+        File tmp = File.createTempFile("mtp-model", ".zip");
+        try {
+            java.nio.file.Files.copy(in, tmp.toPath(), java.nio.file.StandardCopyOption.REPLACE_EXISTING);
+            return load(tmp);
+        } finally {
+            tmp.delete();
+        }
+    }
+}

@@ -1,0 +1,47 @@
+package dev.mtpspark.core.model;
+
+import dev.mtpspark.core.config.HeadArchitecture;
+import dev.mtpspark.core.config.MtpModelConfig;
+import org.nd4j.linalg.api.buffer.DataType;
+import org.nd4j.linalg.dataset.api.MultiDataSet;
+import org.nd4j.linalg.learning.config.NoOp;
+
+import java.util.Random;
+
+/** Tiny configurations and random batches shared by the model tests. */
+final class TestModels {
+    private TestModels() {
+    }
+
+    static MtpModelConfig.Builder tiny(HeadArchitecture arch, int n) {
+        return MtpModelConfig.builder().vocabSize(7).contextLength(5).modelWidth(8).attentionHeads(2)
+                .trunkDepth(1).mlpWidth(12).predictedTokens(n).headArchitecture(arch).initStd(0.3).seed(42);
+    }
+
+    static double[] nonUniformWeights(int n) {
+        double[] w = new double[n];
+        for (int k = 0; k < n; k++) {
+            w[k] = 1.0 / (k + 1) + 0.25 * k;
+        }
+        return w;
+    }
+
+    static MtpModel doubleModel(MtpModelConfig config) {
+        return MtpModel.create(config, new NoOp(), DataType.DOUBLE);
+    }
+
+    static int[][] randomWindows(MtpModelConfig config, int batch, long seed) {
+        Random r = new Random(seed);
+        int[][] w = new int[batch][config.windowLength()];
+        for (int[] row : w) {
+            for (int i = 0; i < row.length; i++) {
+                row[i] = r.nextInt(config.vocabSize());
+            }
+        }
+        return w;
+    }
+
+    static MultiDataSet randomBatch(MtpModelConfig config, int batch, long seed, DataType dt) {
+        return MtpBatches.fromWindows(randomWindows(config, batch, seed), config, dt);
+    }
+}
