@@ -21,7 +21,6 @@ import org.nd4j.linalg.ops.transforms.Transforms;
 
 import java.io.File;
 import java.io.IOException;
-import java.io.InputStream;
 import java.util.Map;
 
 /**
@@ -200,16 +199,5 @@ public final class MtpModel {
         // The weights may have been changed by a schedule after the configuration was built.
         model.setLossWeights(model.headLayer().getLossWeights());
         return model;
-    }
-
-    /** Restores a model from a stream in DL4J's model format (the configuration entry is required). */
-    public static MtpModel load(InputStream in) throws IOException {
-        File tmp = File.createTempFile("mtp-model", ".zip");
-        try {
-            java.nio.file.Files.copy(in, tmp.toPath(), java.nio.file.StandardCopyOption.REPLACE_EXISTING);
-            return load(tmp);
-        } finally {
-            tmp.delete();
-        }
     }
 }
