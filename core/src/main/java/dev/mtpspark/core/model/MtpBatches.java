@@ -27,16 +27,12 @@ public final class MtpBatches {
         if (windows.length == 0) {
             throw new IllegalArgumentException("a batch needs at least one window");
         }
-        int t = config.contextLength();
-        int n = config.predictedTokens();
-        int channels = config.inputChannels();
-        double[][][] features = new double[windows.length][channels][t];
-        double[][][] labels = new double[windows.length][n][t];
         for (int b = 0; b < windows.length; b++) {
             int[] w = windows[b];
             if (w.length != config.windowLength()) {
                 throw new IllegalArgumentException("window " + b + " has " + w.length + " tokens; expected contextLength + "
-                        + "predictedTokens = " + t + " + " + n + " = " + config.windowLength());
+                        + "predictedTokens = " + config.contextLength() + " + " + config.predictedTokens() + " = "
+                        + config.windowLength());
             }
             for (int i = 0; i < w.length; i++) {
                 if (w[i] < 0 || w[i] >= config.vocabSize()) {
@@ -44,36 +40,32 @@ public final class MtpBatches {
                             + " outside [0, vocabSize = " + config.vocabSize() + ")");
                 }
             }
-            for (int pos = 0; pos < t; pos++) {
-                for (int c = 0; c < channels; c++) {
-                    features[b][c][pos] = w[pos + c];
-                }
-                for (int k = 1; k <= n; k++) {
-                    labels[b][k - 1][pos] = w[pos + k];
-                }
-            }
         }
-        INDArray f = Nd4j.create(features).castTo(dataType);
-        INDArray l = Nd4j.create(labels).castTo(dataType);
-        return new org.nd4j.linalg.dataset.MultiDataSet(f, l);
+        INDArray labels = shifted(windows, 1, config.predictedTokens(), config.contextLength(), dataType);
+        return new org.nd4j.linalg.dataset.MultiDataSet(features(windows, config, dataType), labels);
     }
 
     /** Features only, for inference over windows of exactly T tokens (look-ahead channels need T + n − 1). */
     public static INDArray features(int[][] windows, MtpModelConfig config, DataType dataType) {
-        int t = config.contextLength();
-        int channels = config.inputChannels();
-        double[][][] features = new double[windows.length][channels][t];
+        int needed = config.contextLength() + config.inputChannels() - 1;
         for (int b = 0; b < windows.length; b++) {
-            if (windows[b].length < t + channels - 1) {
-                throw new IllegalArgumentException("window " + b + " has " + windows[b].length + " tokens; need at least "
-                        + (t + channels - 1));
+            if (windows[b].length < needed) {
+                throw new IllegalArgumentException("window " + b + " has " + windows[b].length + " tokens; need at least " + needed);
             }
-            for (int c = 0; c < channels; c++) {
+        }
+        return shifted(windows, 0, config.inputChannels(), config.contextLength(), dataType);
+    }
+
+    /** {@code [B, rows, T]} where row r at position t holds {@code window[t + firstShift + r]}. */
+    private static INDArray shifted(int[][] windows, int firstShift, int rows, int t, DataType dataType) {
+        double[][][] out = new double[windows.length][rows][t];
+        for (int b = 0; b < windows.length; b++) {
+            for (int r = 0; r < rows; r++) {
                 for (int pos = 0; pos < t; pos++) {
-                    features[b][c][pos] = windows[b][pos + c];
+                    out[b][r][pos] = windows[b][pos + firstShift + r];
                 }
             }
         }
-        return Nd4j.create(features).castTo(dataType);
+        return Nd4j.create(out).castTo(dataType);
     }
 }

@@ -187,7 +187,7 @@ public class MtpHeadLayer extends SameDiffOutputLayer {
     @Override
     public Layer instantiate(NeuralNetConfiguration conf, Collection<TrainingListener> listeners, int index,
                              INDArray paramsView, boolean initialize, DataType dataType) {
-        return DropoutSupport.wire(new DropoutSupport.OutputLayer(conf, dataType), this, conf, index, paramsView, initialize);
+        return LayerImplementations.wire(new LayerImplementations.OutputLayer(conf, dataType), this, conf, index, paramsView, initialize);
     }
 
     /**

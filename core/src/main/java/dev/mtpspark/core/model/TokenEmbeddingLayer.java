@@ -85,7 +85,7 @@ public class TokenEmbeddingLayer extends SameDiffLayer {
     @Override
     public Layer instantiate(NeuralNetConfiguration conf, Collection<TrainingListener> listeners, int index,
                              INDArray paramsView, boolean initialize, DataType dataType) {
-        return DropoutSupport.wire(new DropoutSupport.HiddenLayer(conf, dataType), this, conf, index, paramsView, initialize);
+        return LayerImplementations.wire(new LayerImplementations.HiddenLayer(conf, dataType), this, conf, index, paramsView, initialize);
     }
 
     public BlockSpec getSpec() { return spec; }

@@ -1,7 +1,10 @@
 package dev.mtpspark.core.stats;
 
+import org.nd4j.linalg.api.buffer.DataType;
 import org.nd4j.linalg.api.ndarray.INDArray;
+import org.nd4j.linalg.factory.Nd4j;
 import org.nd4j.linalg.indexing.NDArrayIndex;
+import org.nd4j.linalg.ops.transforms.Transforms;
 
 import java.io.Serializable;
 import java.util.Arrays;
@@ -46,11 +49,11 @@ public final class HorizonStats implements Serializable {
         HorizonStats stats = new HorizonStats(n);
         for (int k = 0; k < n; k++) {
             INDArray rows = logits.get(NDArrayIndex.all(), NDArrayIndex.point(k), NDArrayIndex.all(), NDArrayIndex.all())
-                    .dup('c').reshape(-1, v).castTo(org.nd4j.linalg.api.buffer.DataType.DOUBLE);
+                    .dup('c').reshape(-1, v).castTo(DataType.DOUBLE);
             INDArray ids = labels.get(NDArrayIndex.all(), NDArrayIndex.point(k), NDArrayIndex.all()).dup('c').reshape(-1);
             INDArray max = rows.max(true, 1);
-            INDArray logSumExp = org.nd4j.linalg.ops.transforms.Transforms.log(
-                    org.nd4j.linalg.ops.transforms.Transforms.exp(rows.subColumnVector(max), false).sum(true, 1), false).addi(max);
+            INDArray logSumExp = Transforms.log(
+                    Transforms.exp(rows.subColumnVector(max), false).sum(true, 1), false).addi(max);
             long count = rows.size(0);
             double[] labelLogit = new double[(int) count];
             for (int i = 0; i < count; i++) {
@@ -61,9 +64,9 @@ public final class HorizonStats implements Serializable {
                 labelLogit[i] = rows.getDouble(i, id);
                 stats.lossSum[k] += logSumExp.getDouble(i) - labelLogit[i];
             }
-            INDArray target = org.nd4j.linalg.factory.Nd4j.createFromArray(labelLogit).reshape(count, 1);
+            INDArray target = Nd4j.createFromArray(labelLogit).reshape(count, 1);
             // rank = how many classes score strictly higher than the label; top-1 hit at rank 0, top-5 below 5.
-            INDArray higher = rows.gt(target.broadcast(count, v)).castTo(org.nd4j.linalg.api.buffer.DataType.INT).sum(1);
+            INDArray higher = rows.gt(target.broadcast(count, v)).castTo(DataType.INT).sum(1);
             for (int i = 0; i < count; i++) {
                 long rank = higher.getLong(i);
                 if (rank == 0) {

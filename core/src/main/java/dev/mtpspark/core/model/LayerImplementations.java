@@ -12,13 +12,12 @@ import org.nd4j.linalg.api.ndarray.INDArray;
  * Implementations of our SameDiff layers that fix two gaps of DL4J M2.1's own: they ignore the layer's
  * dropout, and a hidden SameDiff layer's gradients come out doubled.
  *
- * <p>DL4J's SameDiff layer implementations ignore the layer's dropout. These subclasses apply DL4J's
- * standard input dropout in training, and keep the forward and backward passes consistent: the dropped
+ * <p>Dropout: these subclasses apply DL4J's standard input dropout in training, and keep the forward and backward passes consistent: the dropped
  * input replaces the layer's input (so SameDiff's backward sees the same mask) and the gradient with
  * respect to the original input is masked with that same mask.
  */
-final class DropoutSupport {
-    private DropoutSupport() {
+final class LayerImplementations {
+    private LayerImplementations() {
     }
 
     /** Hidden layer (embedding, trunk block) implementation with input dropout. */
