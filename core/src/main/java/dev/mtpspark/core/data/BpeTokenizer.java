@@ -1,0 +1,307 @@
+package dev.mtpspark.core.data;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.node.ArrayNode;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+
+import java.io.ByteArrayOutputStream;
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.util.HashMap;
+import java.util.Iterator;
+import java.util.LinkedHashMap;
+import java.util.Map;
+import java.util.function.IntConsumer;
+import java.util.regex.Matcher;
+
+/**
+ * Byte-level BPE in GPT-2's form: text is split into pre-tokens by {@link ByteLevel#PRE_TOKEN}, each
+ * pre-token's UTF-8 bytes start as ids 0–255 and merges apply in rank order; merge r creates id 256 + r; the
+ * end-of-text token {@code <|endoftext|>} takes the last id. Saved as a Hugging Face {@code tokenizer.json}
+ * that the Rust tokenizers library loads with identical ids.
+ */
+public final class BpeTokenizer implements Tokenizer {
+    public static final String EOS_TOKEN = "<|endoftext|>";
+    /** Text held back per flush while streaming; a longer run without a pre-token boundary is cut here. */
+    static final int MAX_BUFFERED_CHARS = 1 << 20;
+    private static final int FLUSH_CHARS = 1 << 16;
+    private static final ObjectMapper JSON = new ObjectMapper();
+
+    private final int[][] merges;
+    private transient Map<Long, Integer> ranks;
+    private transient byte[][] tokenBytes;
+    private transient Map<String, int[]> cache;
+
+    /** @param merges merge r joins ids {@code merges[r][0]} and {@code merges[r][1]} into id 256 + r */
+    public BpeTokenizer(int[][] merges) {
+        for (int r = 0; r < merges.length; r++) {
+            if (merges[r].length != 2 || merges[r][0] < 0 || merges[r][1] < 0 || merges[r][0] >= 256 + r || merges[r][1] >= 256 + r) {
+                throw new IllegalArgumentException("merge " + r + " must join two ids below " + (256 + r));
+            }
+        }
+        this.merges = merges.clone();
+    }
+
+    private void prepare() {
+        if (ranks != null) {
+            return;
+        }
+        Map<Long, Integer> r = new HashMap<>();
+        byte[][] bytes = new byte[256 + merges.length][];
+        for (int b = 0; b < 256; b++) {
+            bytes[b] = new byte[] {(byte) b};
+        }
+        for (int i = 0; i < merges.length; i++) {
+            r.put(pairKey(merges[i][0], merges[i][1]), i);
+            byte[] left = bytes[merges[i][0]];
+            byte[] right = bytes[merges[i][1]];
+            byte[] joined = java.util.Arrays.copyOf(left, left.length + right.length);
+            System.arraycopy(right, 0, joined, left.length, right.length);
+            bytes[256 + i] = joined;
+        }
+        tokenBytes = bytes;
+        cache = new LinkedHashMap<>(1024, 0.75f, true) {
+            @Override
+            protected boolean removeEldestEntry(Map.Entry<String, int[]> eldest) {
+                return size() > 100_000;
+            }
+        };
+        ranks = r;
+    }
+
+    static long pairKey(int left, int right) {
+        return ((long) left << 32) | (right & 0xFFFFFFFFL);
+    }
+
+    public int mergeCount() {
+        return merges.length;
+    }
+
+    @Override
+    public String type() {
+        return "bpe";
+    }
+
+    @Override
+    public int vocabSize() {
+        return 256 + merges.length + 1;
+    }
+
+    @Override
+    public int eosId() {
+        return 256 + merges.length;
+    }
+
+    /** Ids of one pre-token. */
+    int[] encodeWord(String preToken) {
+        prepare();
+        int[] cached = cache.get(preToken);
+        if (cached != null) {
+            return cached;
+        }
+        byte[] bytes = preToken.getBytes(StandardCharsets.UTF_8);
+        int[] symbols = new int[bytes.length];
+        for (int i = 0; i < bytes.length; i++) {
+            symbols[i] = bytes[i] & 0xFF;
+        }
+        int length = symbols.length;
+        while (length > 1) {
+            int bestRank = Integer.MAX_VALUE;
+            for (int i = 0; i + 1 < length; i++) {
+                Integer rank = ranks.get(pairKey(symbols[i], symbols[i + 1]));
+                if (rank != null && rank < bestRank) {
+                    bestRank = rank;
+                }
+            }
+            if (bestRank == Integer.MAX_VALUE) {
+                break;
+            }
+            length = BpeTrainer.mergeInPlace(symbols, length, merges[bestRank][0], merges[bestRank][1], 256 + bestRank);
+        }
+        int[] ids = java.util.Arrays.copyOf(symbols, length);
+        cache.put(preToken, ids);
+        return ids;
+    }
+
+    @Override
+    public Encoder newEncoder(IntConsumer sink) {
+        StringBuilder text = new StringBuilder();
+        Utf8Decoder decoder = new Utf8Decoder(text::appendCodePoint);
+        return new Encoder() {
+            @Override
+            public void write(byte[] bytes, int offset, int length) {
+                decoder.write(bytes, offset, length);
+                if (text.length() >= FLUSH_CHARS) {
+                    flush(false);
+                }
+            }
+
+            @Override
+            public void finish() {
+                decoder.finish();
+                flush(true);
+            }
+
+            @Override
+            public long replacedSequences() {
+                return decoder.replaced();
+            }
+
+            /** Emits every pre-token except the last, which more text could still extend (all of them at the end). */
+            private void flush(boolean all) {
+                Matcher m = ByteLevel.PRE_TOKEN.matcher(text);
+                int lastStart = -1;
+                String pendingToken = null;
+                while (m.find()) {
+                    if (pendingToken != null) {
+                        emit(pendingToken);
+                    }
+                    pendingToken = m.group();
+                    lastStart = m.start();
+                }
+                if (pendingToken == null) {
+                    return;
+                }
+                if (all || text.length() - lastStart >= MAX_BUFFERED_CHARS) {
+                    emit(pendingToken);
+                    text.setLength(0);
+                } else {
+                    text.delete(0, lastStart);
+                }
+            }
+
+            private void emit(String preToken) {
+                for (int id : encodeWord(preToken)) {
+                    sink.accept(id);
+                }
+            }
+        };
+    }
+
+    @Override
+    public String decode(int[] ids) {
+        prepare();
+        StringBuilder sb = new StringBuilder();
+        ByteArrayOutputStream run = new ByteArrayOutputStream();
+        for (int id : ids) {
+            if (id == eosId()) {
+                sb.append(run.toString(StandardCharsets.UTF_8)).append(EOS_TOKEN);
+                run.reset();
+            } else if (id >= 0 && id < tokenBytes.length) {
+                run.writeBytes(tokenBytes[id]);
+            } else {
+                throw new IllegalArgumentException("id " + id + " outside [0, " + vocabSize() + ")");
+            }
+        }
+        return sb.append(run.toString(StandardCharsets.UTF_8)).toString();
+    }
+
+    /** The token's string in {@code tokenizer.json} (bytes written with {@link ByteLevel#charOf}). */
+    String tokenString(int id) {
+        prepare();
+        StringBuilder sb = new StringBuilder();
+        for (byte b : tokenBytes[id]) {
+            sb.append(ByteLevel.charOf(b & 0xFF));
+        }
+        return sb.toString();
+    }
+
+    /** This tokenizer as a Hugging Face {@code tokenizer.json} document. */
+    public String toHuggingFaceJson() {
+        ObjectNode root = JSON.createObjectNode();
+        root.put("version", "1.0");
+        root.putNull("truncation");
+        root.putNull("padding");
+        ArrayNode added = root.putArray("added_tokens");
+        ObjectNode eos = added.addObject();
+        eos.put("id", eosId());
+        eos.put("content", EOS_TOKEN);
+        eos.put("single_word", false);
+        eos.put("lstrip", false);
+        eos.put("rstrip", false);
+        eos.put("normalized", false);
+        eos.put("special", true);
+        root.putNull("normalizer");
+        ObjectNode pre = root.putObject("pre_tokenizer");
+        pre.put("type", "ByteLevel");
+        pre.put("add_prefix_space", false);
+        pre.put("trim_offsets", true);
+        pre.put("use_regex", true);
+        root.putNull("post_processor");
+        ObjectNode dec = root.putObject("decoder");
+        dec.put("type", "ByteLevel");
+        dec.put("add_prefix_space", false);
+        dec.put("trim_offsets", true);
+        dec.put("use_regex", true);
+        ObjectNode model = root.putObject("model");
+        model.put("type", "BPE");
+        model.putNull("dropout");
+        model.putNull("unk_token");
+        model.putNull("continuing_subword_prefix");
+        model.putNull("end_of_word_suffix");
+        model.put("fuse_unk", false);
+        model.put("byte_fallback", false);
+        ObjectNode vocab = model.putObject("vocab");
+        for (int id = 0; id < 256 + merges.length; id++) {
+            vocab.put(tokenString(id), id);
+        }
+        ArrayNode mergeList = model.putArray("merges");
+        for (int[] m : merges) {
+            mergeList.add(tokenString(m[0]) + " " + tokenString(m[1]));
+        }
+        try {
+            return JSON.writerWithDefaultPrettyPrinter().writeValueAsString(root);
+        } catch (IOException e) {
+            throw new IllegalStateException(e);
+        }
+    }
+
+    /**
+     * Reads a {@code tokenizer.json} written by {@link #toHuggingFaceJson}.
+     *
+     * @throws IllegalArgumentException naming the field when the file is not byte-level BPE in this layout
+     *                                  (load other files with {@link HuggingFaceTokenizer})
+     */
+    public static BpeTokenizer fromHuggingFaceJson(String json) {
+        JsonNode root;
+        try {
+            root = JSON.readTree(json);
+        } catch (IOException e) {
+            throw new IllegalArgumentException("tokenizer.json is not valid JSON: " + e.getMessage(), e);
+        }
+        JsonNode model = root.path("model");
+        if (!"BPE".equals(model.path("type").asText()) || !"ByteLevel".equals(root.path("pre_tokenizer").path("type").asText())) {
+            throw new IllegalArgumentException("tokenizer.json: model.type must be BPE and pre_tokenizer.type ByteLevel "
+                    + "for the bpe tokenizer; use the huggingface tokenizer type for other files");
+        }
+        Map<String, Integer> vocab = new HashMap<>();
+        for (Iterator<Map.Entry<String, JsonNode>> it = model.path("vocab").fields(); it.hasNext(); ) {
+            Map.Entry<String, JsonNode> e = it.next();
+            vocab.put(e.getKey(), e.getValue().asInt());
+        }
+        JsonNode mergeList = model.path("merges");
+        int[][] merges = new int[mergeList.size()][];
+        for (int r = 0; r < merges.length; r++) {
+            JsonNode m = mergeList.get(r);
+            String[] parts = m.isArray() ? new String[] {m.get(0).asText(), m.get(1).asText()} : m.asText().split(" ", 2);
+            Integer left = parts.length == 2 ? vocab.get(parts[0]) : null;
+            Integer right = parts.length == 2 ? vocab.get(parts[1]) : null;
+            Integer made = parts.length == 2 ? vocab.get(parts[0] + parts[1]) : null;
+            if (left == null || right == null || made == null || made != 256 + r) {
+                throw new IllegalArgumentException("tokenizer.json: model.merges[" + r + "] = " + m
+                        + " is not merge " + r + " of an mtp-spark byte-level BPE (expected it to create id " + (256 + r)
+                        + "); use the huggingface tokenizer type for other files");
+            }
+            merges[r] = new int[] {left, right};
+        }
+        BpeTokenizer tokenizer = new BpeTokenizer(merges);
+        for (int b = 0; b < 256; b++) {
+            Integer id = vocab.get(String.valueOf(ByteLevel.charOf(b)));
+            if (id == null || id != b) {
+                throw new IllegalArgumentException("tokenizer.json: model.vocab must map the byte character for " + b + " to id " + b);
+            }
+        }
+        return tokenizer;
+    }
+}

@@ -1,0 +1,136 @@
+package dev.mtpspark.core.data;
+
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+
+import java.nio.charset.StandardCharsets;
+import java.util.Arrays;
+import java.util.Random;
+
+import static org.junit.jupiter.api.Assertions.*;
+
+class TokenizerTest {
+    private static byte[] shakespeare;
+    /** Valid text with multi-byte characters, then invalid UTF-8 of every kind. */
+    private static final byte[] INVALID = concat("héllo wörld — ✓ 😀 ".getBytes(StandardCharsets.UTF_8),
+            new byte[] {(byte) 0xFF, 'a', (byte) 0xC3, 'b', (byte) 0xE2, (byte) 0x82, ' ', (byte) 0xED, (byte) 0xA0, (byte) 0x80,
+                    (byte) 0xC0, (byte) 0xAF, (byte) 0xF4, (byte) 0x90, (byte) 0x80, (byte) 0x80, 'z', (byte) 0xF0, (byte) 0x9F});
+
+    @BeforeAll
+    static void load() throws Exception {
+        shakespeare = SharedCorpora.tinyShakespeareBytes();
+    }
+
+    @Test
+    void byteTokenizerRoundTripsEveryByte() {
+        ByteTokenizer t = new ByteTokenizer();
+        assertArrayEquals(shakespeare, t.decodeBytes(t.encode(shakespeare)));
+        assertArrayEquals(INVALID, t.decodeBytes(t.encode(INVALID)));
+        assertEquals(shakespeare.length, t.encode(shakespeare).length);
+    }
+
+    @Test
+    void charVocabularyOfTinyShakespeareHas65SymbolsAndRoundTrips() {
+        CharTokenizer t = new CharTokenizer(CharTokenizer.codePointsOf(shakespeare), false);
+        assertEquals(65, t.vocabSize());
+        assertEquals(-1, t.eosId());
+        int[] ids = t.encode(shakespeare);
+        assertEquals(1_115_394, ids.length);
+        assertEquals(new String(shakespeare, StandardCharsets.UTF_8), t.decode(ids));
+    }
+
+    @Test
+    void invalidUtf8IsReplacedAndCountedExactlyLikeJava() {
+        String javaText = new String(INVALID, StandardCharsets.UTF_8);
+        CharTokenizer t = new CharTokenizer(CharTokenizer.codePointsOf(INVALID), true);
+        Tokenizer.IntArrayBuilder out = new Tokenizer.IntArrayBuilder(16);
+        Tokenizer.Encoder e = t.newEncoder(out);
+        e.write(INVALID, 0, INVALID.length);
+        e.finish();
+        assertEquals(javaText, t.decode(out.toArray()));
+        assertEquals(javaText.chars().filter(c -> c == 0xFFFD).count(), e.replacedSequences());
+        assertTrue(e.replacedSequences() >= 7);
+    }
+
+    @Test
+    void utf8DecoderMatchesJavaOnRandomBytesInAnyChunking() {
+        Random r = new Random(5);
+        for (int trial = 0; trial < 300; trial++) {
+            byte[] bytes = new byte[r.nextInt(40)];
+            for (int i = 0; i < bytes.length; i++) {
+                // Mostly plausible UTF-8 lead/continuation bytes, so that valid sequences occur too.
+                bytes[i] = (byte) (r.nextBoolean() ? 0x80 + r.nextInt(0x40) : r.nextInt(256));
+            }
+            StringBuilder sb = new StringBuilder();
+            Utf8Decoder d = new Utf8Decoder(sb::appendCodePoint);
+            int pos = 0;
+            while (pos < bytes.length) {
+                int len = Math.min(bytes.length - pos, 1 + r.nextInt(3));
+                d.write(bytes, pos, len);
+                pos += len;
+            }
+            d.finish();
+            assertEquals(new String(bytes, StandardCharsets.UTF_8), sb.toString(), "bytes " + Arrays.toString(bytes));
+        }
+    }
+
+    @Test
+    void bpeRoundTripsShakespeareAndInvalidUtf8AndStreamsIdentically() {
+        String head = new String(shakespeare, 0, 200_000, StandardCharsets.UTF_8);
+        BpeTokenizer t = BpeTrainer.train(BpeTrainer.preTokenCounts(head), 512);
+        assertEquals(512, t.vocabSize());
+        int[] ids = t.encode(shakespeare);
+        assertTrue(ids.length < shakespeare.length / 1.7, "a 512-token BPE compresses English well beyond 1.7 bytes per token: " + ids.length);
+        assertEquals(new String(shakespeare, StandardCharsets.UTF_8), t.decode(ids));
+        assertEquals(new String(INVALID, StandardCharsets.UTF_8), t.decode(t.encode(INVALID)));
+
+        // Streaming in odd chunk sizes gives the same ids as encoding at once.
+        Tokenizer.IntArrayBuilder out = new Tokenizer.IntArrayBuilder(16);
+        Tokenizer.Encoder e = t.newEncoder(out);
+        for (int pos = 0; pos < shakespeare.length; pos += 7919) {
+            e.write(shakespeare, pos, Math.min(7919, shakespeare.length - pos));
+        }
+        e.finish();
+        assertArrayEquals(ids, out.toArray());
+    }
+
+    @Test
+    void ourBpeFileLoadsInHuggingFaceTokenizersWithTheSameIds() {
+        String head = new String(shakespeare, 0, 100_000, StandardCharsets.UTF_8);
+        BpeTokenizer ours = BpeTrainer.train(BpeTrainer.preTokenCounts(head), 400);
+        String json = ours.toHuggingFaceJson();
+        BpeTokenizer reloaded = BpeTokenizer.fromHuggingFaceJson(json);
+        HuggingFaceTokenizer hf = new HuggingFaceTokenizer(json, BpeTokenizer.EOS_TOKEN);
+        assertEquals(ours.vocabSize(), hf.vocabSize());
+        assertEquals(ours.eosId(), hf.eosId());
+
+        String sample = new String(shakespeare, 0, 60_000, StandardCharsets.UTF_8)
+                + "\n  Ünïcödé — naïve café 😀 42,000 it's they'll   \n\n\t x";
+        int[] expected = ours.encode(sample);
+        assertArrayEquals(expected, hf.encodeText(sample));
+        assertArrayEquals(expected, reloaded.encode(sample));
+        assertArrayEquals(expected, hf.encode(sample));                       // the streaming path
+        assertEquals(sample, hf.decode(expected));
+    }
+
+    @Test
+    void bpeTrainingIsDeterministic() {
+        String head = new String(shakespeare, 0, 50_000, StandardCharsets.UTF_8);
+        assertEquals(BpeTrainer.train(BpeTrainer.preTokenCounts(head), 300).toHuggingFaceJson(),
+                BpeTrainer.train(BpeTrainer.preTokenCounts(head), 300).toHuggingFaceJson());
+    }
+
+    @Test
+    void foreignTokenizerFilesAreRejectedByTheBpeLoaderWithTheField() {
+        var e = assertThrows(IllegalArgumentException.class, () -> BpeTokenizer.fromHuggingFaceJson("{\"model\":{\"type\":\"WordPiece\"}}"));
+        assertTrue(e.getMessage().contains("model.type must be BPE"), e.getMessage());
+        e = assertThrows(IllegalArgumentException.class, () -> BpeTokenizer.fromHuggingFaceJson("not json"));
+        assertTrue(e.getMessage().contains("not valid JSON"), e.getMessage());
+    }
+
+    private static byte[] concat(byte[] a, byte[] b) {
+        byte[] r = Arrays.copyOf(a, a.length + b.length);
+        System.arraycopy(b, 0, r, a.length, b.length);
+        return r;
+    }
+}
