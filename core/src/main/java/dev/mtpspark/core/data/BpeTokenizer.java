@@ -13,7 +13,6 @@ import java.util.Iterator;
 import java.util.LinkedHashMap;
 import java.util.Map;
 import java.util.function.IntConsumer;
-import java.util.regex.Matcher;
 
 /**
  * Byte-level BPE in GPT-2's form: text is split into pre-tokens by {@link ByteLevel#PRE_TOKEN}, each
@@ -23,9 +22,6 @@ import java.util.regex.Matcher;
  */
 public final class BpeTokenizer implements Tokenizer {
     public static final String EOS_TOKEN = "<|endoftext|>";
-    /** Text held back per flush while streaming; a longer run without a pre-token boundary is cut here. */
-    static final int MAX_BUFFERED_CHARS = 1 << 20;
-    private static final int FLUSH_CHARS = 1 << 16;
     private static final ObjectMapper JSON = new ObjectMapper();
 
     private final int[][] merges;
@@ -126,55 +122,27 @@ public final class BpeTokenizer implements Tokenizer {
 
     @Override
     public Encoder newEncoder(IntConsumer sink) {
-        StringBuilder text = new StringBuilder();
-        Utf8Decoder decoder = new Utf8Decoder(text::appendCodePoint);
+        PreTokenStream preTokens = new PreTokenStream(preToken -> {
+            for (int id : encodeWord(preToken)) {
+                sink.accept(id);
+            }
+        });
+        Utf8Decoder decoder = new Utf8Decoder(preTokens::append);
         return new Encoder() {
             @Override
             public void write(byte[] bytes, int offset, int length) {
                 decoder.write(bytes, offset, length);
-                if (text.length() >= FLUSH_CHARS) {
-                    flush(false);
-                }
             }
 
             @Override
             public void finish() {
                 decoder.finish();
-                flush(true);
+                preTokens.finish();
             }
 
             @Override
             public long replacedSequences() {
                 return decoder.replaced();
-            }
-
-            /** Emits every pre-token except the last, which more text could still extend (all of them at the end). */
-            private void flush(boolean all) {
-                Matcher m = ByteLevel.PRE_TOKEN.matcher(text);
-                int lastStart = -1;
-                String pendingToken = null;
-                while (m.find()) {
-                    if (pendingToken != null) {
-                        emit(pendingToken);
-                    }
-                    pendingToken = m.group();
-                    lastStart = m.start();
-                }
-                if (pendingToken == null) {
-                    return;
-                }
-                if (all || text.length() - lastStart >= MAX_BUFFERED_CHARS) {
-                    emit(pendingToken);
-                    text.setLength(0);
-                } else {
-                    text.delete(0, lastStart);
-                }
-            }
-
-            private void emit(String preToken) {
-                for (int id : encodeWord(preToken)) {
-                    sink.accept(id);
-                }
             }
         };
     }

@@ -107,9 +107,35 @@ public final class BpeTrainer {
     /** Pre-token frequencies of a text. */
     public static Map<String, Long> preTokenCounts(String text) {
         Map<String, Long> counts = new HashMap<>();
-        for (String t : ByteLevel.preTokens(text)) {
-            counts.merge(t, 1L, Long::sum);
-        }
+        PreTokenStream stream = new PreTokenStream(t -> counts.merge(t, 1L, Long::sum));
+        stream.append(text);
+        stream.finish();
         return counts;
+    }
+
+    /**
+     * A streaming encoder-like counter: feeds UTF-8 bytes of one document (malformed sequences become U+FFFD,
+     * as in the tokenizer) and adds its pre-tokens to {@code counts}.
+     */
+    public static Tokenizer.Encoder preTokenCounter(Map<String, Long> counts) {
+        PreTokenStream stream = new PreTokenStream(t -> counts.merge(t, 1L, Long::sum));
+        Utf8Decoder decoder = new Utf8Decoder(stream::append);
+        return new Tokenizer.Encoder() {
+            @Override
+            public void write(byte[] bytes, int offset, int length) {
+                decoder.write(bytes, offset, length);
+            }
+
+            @Override
+            public void finish() {
+                decoder.finish();
+                stream.finish();
+            }
+
+            @Override
+            public long replacedSequences() {
+                return decoder.replaced();
+            }
+        };
     }
 }

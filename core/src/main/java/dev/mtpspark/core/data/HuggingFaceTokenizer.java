@@ -123,7 +123,7 @@ public final class HuggingFaceTokenizer implements Tokenizer {
                 decoder.write(bytes, offset, length);
                 if (text.length() >= 1 << 16) {
                     int cut = text.lastIndexOf("\n");
-                    if (cut >= 0 || text.length() >= BpeTokenizer.MAX_BUFFERED_CHARS) {
+                    if (cut >= 0 || text.length() >= PreTokenStream.MAX_BUFFERED_CHARS) {
                         int end = cut >= 0 ? cut + 1 : text.length();
                         emit(text.substring(0, end));
                         text.delete(0, end);
