@@ -1,8 +1,5 @@
 package dev.mtpspark.core.data;
 
-import java.util.ArrayList;
-import java.util.List;
-import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 
 /**
@@ -41,15 +38,5 @@ public final class ByteLevel {
     /** The byte a token-string character stands for, or −1. */
     public static int byteOf(char c) {
         return c < CHAR_TO_BYTE.length ? CHAR_TO_BYTE[c] : -1;
-    }
-
-    /** Splits text into pre-tokens. */
-    public static List<String> preTokens(CharSequence text) {
-        List<String> out = new ArrayList<>();
-        Matcher m = PRE_TOKEN.matcher(text);
-        while (m.find()) {
-            out.add(m.group());
-        }
-        return out;
     }
 }
