@@ -32,10 +32,34 @@ public final class CharTokenizer implements Tokenizer {
     /** The distinct code points of UTF-8 {@code text} (malformed sequences count as U+FFFD). */
     public static int[] codePointsOf(byte[] text) {
         java.util.BitSet seen = new java.util.BitSet();
-        Utf8Decoder decoder = new Utf8Decoder(seen::set);
-        decoder.write(text, 0, text.length);
-        decoder.finish();
+        Tokenizer.Encoder collector = codePointCollector(seen);
+        collector.write(text, 0, text.length);
+        collector.finish();
         return seen.stream().toArray();
+    }
+
+    /**
+     * A streaming collector of the code points of UTF-8 documents (malformed sequences count as U+FFFD), for
+     * building the vocabulary from a corpus in bounded memory.
+     */
+    public static Tokenizer.Encoder codePointCollector(java.util.BitSet seen) {
+        Utf8Decoder decoder = new Utf8Decoder(seen::set);
+        return new Tokenizer.Encoder() {
+            @Override
+            public void write(byte[] bytes, int offset, int length) {
+                decoder.write(bytes, offset, length);
+            }
+
+            @Override
+            public void finish() {
+                decoder.finish();
+            }
+
+            @Override
+            public long replacedSequences() {
+                return decoder.replaced();
+            }
+        };
     }
 
     public int[] codePoints() {

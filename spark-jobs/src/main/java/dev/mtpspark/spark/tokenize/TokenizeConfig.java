@@ -1,0 +1,90 @@
+package dev.mtpspark.spark.tokenize;
+
+import dev.mtpspark.core.data.DocumentReader.TextMode;
+
+import java.io.Serializable;
+import java.util.List;
+
+/**
+ * Validated settings of the tokenize job. Keys are the command-line option names, which every error names.
+ *
+ * @param inputs             paths, directories or globs on any Hadoop file system
+ * @param format             text, JSON lines or Parquet
+ * @param textMode           for text: a document per file, per line, or per blank-line-separated paragraph
+ * @param jsonField          for JSON lines: the field holding the text
+ * @param parquetColumn      for Parquet: the string column holding the text
+ * @param tokenizer          byte, char, bpe (trained here) or huggingface (an existing tokenizer.json)
+ * @param bpeVocabSize       for bpe: vocabulary size including the 256 bytes and {@code <|endoftext|>}
+ * @param tokenizerFile      for huggingface: path of the tokenizer.json
+ * @param eosToken           for huggingface: the token placed between documents (null for none)
+ * @param contextLength      T
+ * @param predictedTokens    n; windows hold T + n tokens
+ * @param validationFraction share of the corpus in the validation split, in [0, 1)
+ * @param split              how documents are assigned to splits
+ * @param output             dataset directory to create
+ * @param overwrite          replace an existing output directory
+ * @param partitions         upper bound on the number of Spark tasks reading files
+ */
+public record TokenizeConfig(
+        List<String> inputs,
+        InputFormat format,
+        TextMode textMode,
+        String jsonField,
+        String parquetColumn,
+        TokenizerType tokenizer,
+        int bpeVocabSize,
+        String tokenizerFile,
+        String eosToken,
+        int contextLength,
+        int predictedTokens,
+        double validationFraction,
+        SplitMode split,
+        String output,
+        boolean overwrite,
+        int partitions) implements Serializable {
+
+    public enum InputFormat { TEXT, JSONL, PARQUET }
+
+    public enum TokenizerType { BYTE, CHAR, BPE, HUGGINGFACE }
+
+    /** AUTO: contiguous for one text file read as one document (nanoGPT), document hash otherwise. */
+    public enum SplitMode { AUTO, CONTIGUOUS, DOCUMENT_HASH }
+
+    public TokenizeConfig {
+        inputs = List.copyOf(inputs);
+        if (inputs.isEmpty()) {
+            throw new BadInputException("--input: at least one input path is required");
+        }
+        if (contextLength < 1) {
+            throw new BadInputException("--context-length = " + contextLength + " is invalid: must be ≥ 1");
+        }
+        if (predictedTokens < 1 || predictedTokens > 64) {
+            throw new BadInputException("--predicted-tokens = " + predictedTokens + " is invalid: must be in [1, 64]");
+        }
+        if (!(validationFraction >= 0 && validationFraction < 1)) {
+            throw new BadInputException("--validation-fraction = " + validationFraction + " is invalid: must be in [0, 1)");
+        }
+        if (tokenizer == TokenizerType.BPE && bpeVocabSize < 258) {
+            throw new BadInputException("--bpe-vocab-size = " + bpeVocabSize + " is invalid: must be ≥ 258 (256 bytes, one merge, <|endoftext|>)");
+        }
+        if (tokenizer == TokenizerType.HUGGINGFACE && (tokenizerFile == null || tokenizerFile.isBlank())) {
+            throw new BadInputException("--tokenizer-file is required with --tokenizer huggingface");
+        }
+        if (format == InputFormat.JSONL && (jsonField == null || jsonField.isBlank())) {
+            throw new BadInputException("--json-field must name the text field for --format jsonl");
+        }
+        if (format == InputFormat.PARQUET && (parquetColumn == null || parquetColumn.isBlank())) {
+            throw new BadInputException("--parquet-column must name the text column for --format parquet");
+        }
+        if (output == null || output.isBlank()) {
+            throw new BadInputException("--output is required");
+        }
+        if (partitions < 1) {
+            throw new BadInputException("--partitions = " + partitions + " is invalid: must be ≥ 1");
+        }
+    }
+
+    public int windowLength() {
+        return contextLength + predictedTokens;
+    }
+}
