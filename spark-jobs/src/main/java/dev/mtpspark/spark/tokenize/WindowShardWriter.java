@@ -25,6 +25,9 @@ import java.io.UncheckedIOException;
 final class WindowShardWriter implements Closeable {
     static final MessageType SCHEMA = MessageTypeParser.parseMessageType("message window { repeated int32 tokens; }");
 
+    /** Row groups are buffered in memory until full; 32 MiB keeps a task well inside a 1 GiB executor heap. */
+    static final long ROW_GROUP_BYTES = 32L << 20;
+
     private final Path finalPath;
     private final Path attemptPath;
     private final Configuration conf;
@@ -43,6 +46,7 @@ final class WindowShardWriter implements Closeable {
             if (writer == null) {
                 writer = ExampleParquetWriter.builder(attemptPath).withConf(conf).withType(SCHEMA)
                         .withCompressionCodec(CompressionCodecName.SNAPPY)
+                        .withRowGroupSize(ROW_GROUP_BYTES)
                         .withWriteMode(ParquetFileWriter.Mode.OVERWRITE).build();
             }
             Group g = groups.newGroup();
