@@ -17,6 +17,7 @@ import java.util.function.IntConsumer;
  * spans two chunks unless it spans a line break.
  */
 public final class HuggingFaceTokenizer implements Tokenizer {
+    private static final int CHUNK_CHARS = 1 << 16;
     private final String json;
     private final int vocabSize;
     private final int eosId;
@@ -120,13 +121,16 @@ public final class HuggingFaceTokenizer implements Tokenizer {
         return new Encoder() {
             @Override
             public void write(byte[] bytes, int offset, int length) {
-                decoder.write(bytes, offset, length);
-                if (text.length() >= 1 << 16) {
-                    int cut = text.lastIndexOf("\n");
-                    if (cut >= 0 || text.length() >= PreTokenStream.MAX_BUFFERED_CHARS) {
-                        int end = cut >= 0 ? cut + 1 : text.length();
-                        emit(text.substring(0, end));
-                        text.delete(0, end);
+                // Slices keep each call into the native library near the chunk size, whatever the caller passes.
+                for (int pos = offset; pos < offset + length; pos += CHUNK_CHARS) {
+                    decoder.write(bytes, pos, Math.min(CHUNK_CHARS, offset + length - pos));
+                    if (text.length() >= CHUNK_CHARS) {
+                        int cut = text.lastIndexOf("\n");
+                        if (cut >= 0 || text.length() >= PreTokenStream.MAX_BUFFERED_CHARS) {
+                            int end = cut >= 0 ? cut + 1 : text.length();
+                            emit(text.substring(0, end));
+                            text.delete(0, end);
+                        }
                     }
                 }
             }

@@ -55,7 +55,8 @@ public final class TokenizeCommand implements Callable<Integer> {
     @Option(names = "--partitions", defaultValue = "256", description = "Most Spark tasks reading files (default: ${DEFAULT-VALUE}).")
     int partitions;
 
-    TokenizeConfig config() {
+    /** The validated configuration of the parsed command line. */
+    public TokenizeConfig config() {
         return new TokenizeConfig(inputs, parse(InputFormat.class, "--format", format),
                 parse(TextMode.class, "--text-mode", textMode), jsonField, parquetColumn,
                 parse(TokenizerType.class, "--tokenizer", tokenizer), bpeVocabSize, tokenizerFile, eosToken,
