@@ -43,9 +43,7 @@ class TokenizeJobTest {
     }
 
     static Path shakespeare() {
-        Path p = Path.of(System.getProperty("mtp.shared.dir", "../shared"), "corpora", "tinyshakespeare.txt").normalize();
-        assertTrue(Files.isRegularFile(p), "tiny Shakespeare expected at " + p.toAbsolutePath());
-        return p;
+        return dev.mtpspark.core.data.SharedCorpora.tinyShakespeare();
     }
 
     private static TokenizeConfig config(List<String> inputs, String output, String... args) {
@@ -184,6 +182,66 @@ class TokenizeJobTest {
         spark.createDataFrame(List.of(new Doc("hello world")), Doc.class).write().parquet(parquet.toString());
         assertBad("has no column \"text\" (columns: body)", "--input", parquet.toString(), "--format", "parquet",
                 "--output", dir.resolve("out").toString());
+    }
+
+    @Test
+    void parquetBzip2InvalidUtf8HuggingFaceAndOverwrite(@TempDir Path dir) throws Exception {
+        // Parquet input with a null and an empty value, encoded with a Hugging Face tokenizer.json.
+        Path parquet = dir.resolve("docs.parquet");
+        List<Text> rows = new java.util.ArrayList<>();
+        for (int i = 0; i < 200; i++) {
+            rows.add(new Text("parquet document number " + i + " with some words in it."));
+        }
+        rows.add(new Text(null));
+        rows.add(new Text(""));
+        spark.createDataFrame(rows, Text.class).repartition(2).write().parquet(parquet.toString());
+        String text = Files.readString(shakespeare()).substring(0, 50_000);
+        Path tokenizerFile = Files.writeString(dir.resolve("tokenizer.json"),
+                dev.mtpspark.core.data.BpeTrainer.train(dev.mtpspark.core.data.BpeTrainer.preTokenCounts(text), 280).toHuggingFaceJson());
+        Path out = dir.resolve("out");
+        TokenizeJob.run(spark, config(List.of(parquet.toString()), out.toString(), "--format", "parquet",
+                "--tokenizer", "huggingface", "--tokenizer-file", tokenizerFile.toString(), "--eos-token", BpeTokenizer.EOS_TOKEN,
+                "--context-length", "16", "--predicted-tokens", "2"));
+        JsonNode m = manifest(out);
+        assertEquals("huggingface", m.at("/tokenizer/type").asText());
+        assertEquals(279, m.at("/tokenizer/eosId").asInt());
+        assertEquals(200, m.at("/splits/train/documents").asLong() + m.at("/splits/validation/documents").asLong());
+        assertEquals(1, m.at("/inputProblems/nullValues").asInt());
+
+        // bzip2-compressed text with invalid UTF-8, one document per paragraph; replaces the dataset above.
+        Path bz = dir.resolve("corpus.txt.bz2");
+        org.apache.hadoop.io.compress.BZip2Codec codec = new org.apache.hadoop.io.compress.BZip2Codec();
+        codec.setConf(new org.apache.hadoop.conf.Configuration());
+        try (OutputStream o = codec.createOutputStream(Files.newOutputStream(bz))) {
+            for (int i = 0; i < 40; i++) {
+                o.write(("paragraph " + i + " line one\nline two \u00e9\n\n").getBytes(StandardCharsets.UTF_8));
+                o.write(new byte[] {(byte) 0xFF, 'x', '\n', '\n'});
+            }
+        }
+        TokenizeJob.run(spark, config(List.of(bz.toString()), out.toString(), "--text-mode", "paragraph",
+                "--tokenizer", "char", "--context-length", "8", "--predicted-tokens", "2", "--overwrite"));
+        m = manifest(out);
+        assertEquals("char", m.at("/tokenizer/type").asText(), "--overwrite replaced the dataset");
+        assertEquals(80, m.at("/splits/train/documents").asLong() + m.at("/splits/validation/documents").asLong());
+        assertEquals(40, m.at("/inputProblems/replacedInvalidUtf8Sequences").asInt());
+        try (var listing = Files.list(dir)) {
+            assertTrue(listing.noneMatch(p -> p.getFileName().toString().startsWith(".out.")), "no temporary or old directory left");
+        }
+    }
+
+    /** A row with a {@code text} column. */
+    public static final class Text implements java.io.Serializable {
+        private String text;
+
+        public Text() {
+        }
+
+        Text(String text) {
+            this.text = text;
+        }
+
+        public String getText() { return text; }
+        public void setText(String text) { this.text = text; }
     }
 
     /** A row with a {@code body} column. */
