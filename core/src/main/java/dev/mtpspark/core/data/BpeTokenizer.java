@@ -127,24 +127,7 @@ public final class BpeTokenizer implements Tokenizer {
                 sink.accept(id);
             }
         });
-        Utf8Decoder decoder = new Utf8Decoder(preTokens::append);
-        return new Encoder() {
-            @Override
-            public void write(byte[] bytes, int offset, int length) {
-                decoder.write(bytes, offset, length);
-            }
-
-            @Override
-            public void finish() {
-                decoder.finish();
-                preTokens.finish();
-            }
-
-            @Override
-            public long replacedSequences() {
-                return decoder.replaced();
-            }
-        };
+        return new CodePointEncoder(preTokens::append, preTokens::finish);
     }
 
     @Override

@@ -119,23 +119,6 @@ public final class BpeTrainer {
      */
     public static Tokenizer.Encoder preTokenCounter(Map<String, Long> counts) {
         PreTokenStream stream = new PreTokenStream(t -> counts.merge(t, 1L, Long::sum));
-        Utf8Decoder decoder = new Utf8Decoder(stream::append);
-        return new Tokenizer.Encoder() {
-            @Override
-            public void write(byte[] bytes, int offset, int length) {
-                decoder.write(bytes, offset, length);
-            }
-
-            @Override
-            public void finish() {
-                decoder.finish();
-                stream.finish();
-            }
-
-            @Override
-            public long replacedSequences() {
-                return decoder.replaced();
-            }
-        };
+        return new CodePointEncoder(stream::append, stream::finish);
     }
 }

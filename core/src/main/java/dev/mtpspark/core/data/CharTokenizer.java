@@ -43,23 +43,7 @@ public final class CharTokenizer implements Tokenizer {
      * building the vocabulary from a corpus in bounded memory.
      */
     public static Tokenizer.Encoder codePointCollector(java.util.BitSet seen) {
-        Utf8Decoder decoder = new Utf8Decoder(seen::set);
-        return new Tokenizer.Encoder() {
-            @Override
-            public void write(byte[] bytes, int offset, int length) {
-                decoder.write(bytes, offset, length);
-            }
-
-            @Override
-            public void finish() {
-                decoder.finish();
-            }
-
-            @Override
-            public long replacedSequences() {
-                return decoder.replaced();
-            }
-        };
+        return new CodePointEncoder(seen::set, () -> { });
     }
 
     public int[] codePoints() {
@@ -84,30 +68,14 @@ public final class CharTokenizer implements Tokenizer {
     @Override
     public Encoder newEncoder(IntConsumer sink) {
         long[] unknown = new long[1];
-        Utf8Decoder decoder = new Utf8Decoder(cp -> {
+        return new CodePointEncoder(cp -> {
             int id = Arrays.binarySearch(codePoints, cp);
             if (id >= 0) {
                 sink.accept(id);
             } else {
                 unknown[0]++;
             }
-        });
-        return new Encoder() {
-            @Override
-            public void write(byte[] bytes, int offset, int length) {
-                decoder.write(bytes, offset, length);
-            }
-
-            @Override
-            public void finish() {
-                decoder.finish();
-            }
-
-            @Override
-            public long replacedSequences() {
-                return decoder.replaced();
-            }
-
+        }, () -> { }) {
             @Override
             public long unknownCharacters() {
                 return unknown[0];
