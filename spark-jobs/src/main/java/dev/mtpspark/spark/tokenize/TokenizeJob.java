@@ -148,15 +148,16 @@ public final class TokenizeJob {
             }
             case CHAR: {
                 List<CharVocabulary> parts = corpus.run(spark, (partition, feed, stats) -> {
-                    CharVocabulary v = new CharVocabulary();
-                    feed.into(v);
-                    return v;
+                    BitSet seen = new BitSet();
+                    EncoderPerDocument handler = new EncoderPerDocument(() -> CharTokenizer.codePointCollector(seen));
+                    feed.into(handler);
+                    return new CharVocabulary(seen, handler.documents);
                 });
                 BitSet all = new BitSet();
                 long documents = 0;
                 for (CharVocabulary v : parts) {
-                    all.or(v.seen);
-                    documents += v.documents;
+                    all.or(v.seen());
+                    documents += v.documents();
                 }
                 if (all.isEmpty()) {
                     throw new BadInputException("empty corpus: no characters in " + corpus.files().size() + " files");
@@ -166,7 +167,7 @@ public final class TokenizeJob {
             case BPE: {
                 List<HashMap<String, Long>> counts = corpus.run(spark, (partition, feed, stats) -> {
                     HashMap<String, Long> c = new HashMap<>();
-                    feed.into(new CountingPreTokens(c));
+                    feed.into(new EncoderPerDocument(() -> BpeTrainer.preTokenCounter(c)));
                     return c;
                 });
                 JavaSparkContext jsc = JavaSparkContext.fromSparkContext(spark.sparkContext());
@@ -305,51 +306,34 @@ public final class TokenizeJob {
         }
     }
 
-    /** Collects the code points and document count of a task's documents. */
-    private static final class CharVocabulary implements DocumentHandler, java.io.Serializable {
-        final BitSet seen = new BitSet();
-        long documents;
-        private transient Tokenizer.Encoder collector;
+    /** The code points and document count of a task's documents. */
+    private record CharVocabulary(BitSet seen, long documents) implements java.io.Serializable {
+    }
+
+    /** Streams each document through a fresh encoder from {@code encoders} (vocabulary and count passes). */
+    private static final class EncoderPerDocument implements DocumentHandler {
+        private final java.util.function.Supplier<Tokenizer.Encoder> encoders;
+        private Tokenizer.Encoder current;
+        private long documents;
+
+        EncoderPerDocument(java.util.function.Supplier<Tokenizer.Encoder> encoders) {
+            this.encoders = encoders;
+        }
 
         @Override
         public void startDocument(String key) {
             documents++;
-            collector = CharTokenizer.codePointCollector(seen);
+            current = encoders.get();
         }
 
         @Override
         public void bytes(byte[] data, int offset, int length) {
-            collector.write(data, offset, length);
+            current.write(data, offset, length);
         }
 
         @Override
         public void endDocument() {
-            collector.finish();
-        }
-    }
-
-    /** Adds a task's pre-token frequencies to a map. */
-    private static final class CountingPreTokens implements DocumentHandler {
-        private final Map<String, Long> counts;
-        private Tokenizer.Encoder counter;
-
-        CountingPreTokens(Map<String, Long> counts) {
-            this.counts = counts;
-        }
-
-        @Override
-        public void startDocument(String key) {
-            counter = BpeTrainer.preTokenCounter(counts);
-        }
-
-        @Override
-        public void bytes(byte[] data, int offset, int length) {
-            counter.write(data, offset, length);
-        }
-
-        @Override
-        public void endDocument() {
-            counter.finish();
+            current.finish();
         }
     }
 
