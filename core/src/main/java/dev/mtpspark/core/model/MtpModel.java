@@ -3,6 +3,7 @@ package dev.mtpspark.core.model;
 import dev.mtpspark.core.config.HeadArchitecture;
 import dev.mtpspark.core.config.MtpModelConfig;
 import dev.mtpspark.core.stats.HorizonStats;
+import dev.mtpspark.core.train.OptimizerSettings;
 import org.deeplearning4j.nn.conf.ComputationGraphConfiguration;
 import org.deeplearning4j.nn.conf.NeuralNetConfiguration;
 import org.deeplearning4j.nn.conf.dropout.Dropout;
@@ -22,6 +23,7 @@ import org.nd4j.linalg.ops.transforms.Transforms;
 import java.io.File;
 import java.io.IOException;
 import java.util.Map;
+import java.util.function.Consumer;
 
 /**
  * A multi-token prediction transformer as a DL4J {@link ComputationGraph}: token embedding → trunk of causal
@@ -65,8 +67,25 @@ public final class MtpModel {
         return new MtpModel(config, graph);
     }
 
+    /** A new, initialised model trained with AdamW, a learning-rate schedule, weight decay and clipping. */
+    public static MtpModel create(MtpModelConfig config, OptimizerSettings optimizer, DataType dataType) {
+        ComputationGraph graph = new ComputationGraph(graphConfiguration(config, optimizer, dataType));
+        graph.init();
+        return new MtpModel(config, graph);
+    }
+
     /** The DL4J graph configuration of a model; every custom layer serialises to JSON with it. */
     public static ComputationGraphConfiguration graphConfiguration(MtpModelConfig config, IUpdater updater, DataType dataType) {
+        return graphConfiguration(config, dataType, b -> b.updater(updater));
+    }
+
+    /** The graph configuration with the optimizer's updater, schedule, weight decay and clipping. */
+    public static ComputationGraphConfiguration graphConfiguration(MtpModelConfig config, OptimizerSettings optimizer, DataType dataType) {
+        return graphConfiguration(config, dataType, optimizer::applyTo);
+    }
+
+    private static ComputationGraphConfiguration graphConfiguration(MtpModelConfig config, DataType dataType,
+                                                                    Consumer<NeuralNetConfiguration.Builder> training) {
         int d = config.modelWidth();
         int n = config.predictedTokens();
         boolean sequential = config.headArchitecture() == HeadArchitecture.SEQUENTIAL;
@@ -78,11 +97,11 @@ public final class MtpModel {
         BlockSpec spec = BlockSpec.of(config, config.trunkDepth() + headBlocks);
         Dropout dropout = config.dropout() > 0 ? new Dropout(1.0 - config.dropout()) : null; // DL4J takes retain probability
 
-        ComputationGraphConfiguration.GraphBuilder b = new NeuralNetConfiguration.Builder()
+        NeuralNetConfiguration.Builder global = new NeuralNetConfiguration.Builder()
                 .seed(config.seed())
-                .dataType(dataType)
-                .updater(updater)
-                .graphBuilder()
+                .dataType(dataType);
+        training.accept(global);
+        ComputationGraphConfiguration.GraphBuilder b = global.graphBuilder()
                 .addInputs(INPUT)
                 .setInputTypes(InputType.recurrent(config.inputChannels(), config.contextLength()));
 
