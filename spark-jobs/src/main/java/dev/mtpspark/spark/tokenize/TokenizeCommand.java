@@ -79,11 +79,7 @@ public final class TokenizeCommand implements Callable<Integer> {
     @Override
     public Integer call() throws Exception {
         TokenizeConfig config = config();
-        SparkConf sparkConf = new SparkConf().setAppName("mtp-spark tokenize");
-        if (!sparkConf.contains("spark.master")) {
-            sparkConf.setMaster("local[*]");                    // run directly: Spark local mode
-        }
-        SparkSession spark = SparkSession.builder().config(sparkConf).getOrCreate();
+        SparkSession spark = dev.mtpspark.spark.CommandRunner.sparkSession("mtp-spark tokenize");
         try {
             Map<String, Object> manifest = TokenizeJob.run(spark, config);
             System.out.println(Summary.of(manifest));

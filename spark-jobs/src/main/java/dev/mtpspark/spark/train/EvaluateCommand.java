@@ -1,0 +1,104 @@
+package dev.mtpspark.spark.train;
+
+import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.mtpspark.core.stats.HorizonStats;
+import dev.mtpspark.spark.CommandRunner;
+import org.apache.hadoop.conf.Configuration;
+import org.apache.hadoop.fs.FileSystem;
+import org.apache.hadoop.fs.Path;
+import org.apache.spark.api.java.JavaRDD;
+import org.apache.spark.api.java.JavaSparkContext;
+import org.apache.spark.sql.SparkSession;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+
+import java.io.IOException;
+import java.io.OutputStream;
+import java.nio.charset.StandardCharsets;
+import java.util.LinkedHashMap;
+import java.util.Map;
+import java.util.concurrent.Callable;
+
+/** {@code evaluate}: per-horizon loss, accuracy, top-5 and perplexity of a checkpoint on a dataset split. */
+@Command(name = "evaluate", mixinStandardHelpOptions = true, sortOptions = false,
+        description = "Per-horizon metrics of a checkpoint on a dataset split, computed on the executors and merged on the driver.")
+public final class EvaluateCommand implements Callable<Integer> {
+    @Option(names = "--checkpoint", required = true, description = "A checkpoint directory, or a run directory (its newest good checkpoint).")
+    String checkpoint;
+
+    @Option(names = "--dataset", description = "Tokenized dataset (default: the one the checkpoint was trained on).")
+    String dataset;
+
+    @Option(names = "--split", defaultValue = "validation", description = "Split to evaluate (default: ${DEFAULT-VALUE}).")
+    String split;
+
+    @Option(names = "--max-windows", defaultValue = "0", description = "Evaluate at most this many windows (0 = all).")
+    long maxWindows;
+
+    @Option(names = "--batch-size", defaultValue = "64", description = "Windows per forward pass (default: ${DEFAULT-VALUE}).")
+    int batchSize;
+
+    @Option(names = "--output", description = "Also write the figures as JSON to this path (any Hadoop path).")
+    String output;
+
+    @Override
+    public Integer call() throws Exception {
+        SparkSession spark = CommandRunner.sparkSession("mtp-spark evaluate");
+        try {
+            CheckpointStore.Loaded c = CheckpointStore.resolve(checkpoint, spark.sparkContext().hadoopConfiguration());
+            HorizonStats stats = evaluate(spark, c, dataset, split, maxWindows, batchSize);
+            System.out.printf("evaluate: %s on %s split of %s%n", c.path(), split,
+                    dataset != null ? dataset : TrainConfigLoader.fromYaml(c.configYaml(), c.path().toString()).data().dataset());
+            System.out.print(TrainCommand.table(stats));
+            if (output != null) {
+                write(stats, c, output, spark.sparkContext().hadoopConfiguration());
+                System.out.println("  written to  " + output);
+            }
+            return 0;
+        } finally {
+            spark.stop();
+        }
+    }
+
+    /** Evaluates a loaded checkpoint on a split; {@code datasetPath} null means the checkpoint's own dataset. */
+    public static HorizonStats evaluate(SparkSession spark, CheckpointStore.Loaded c, String datasetPath, String split,
+                                        long maxWindows, int batchSize) throws IOException {
+        String path = datasetPath != null ? datasetPath
+                : TrainConfigLoader.fromYaml(c.configYaml(), c.path().toString()).data().dataset();
+        DatasetInfo ds = DatasetInfo.read(path, spark.sparkContext().hadoopConfiguration());
+        ds.checkFits(c.model().config(), split);
+        if (ds.vocabSize() != c.model().config().vocabSize()) {
+            throw new dev.mtpspark.spark.tokenize.BadInputException("--dataset " + path + " has a vocabulary of " + ds.vocabSize()
+                    + " ids, the checkpoint's model " + c.model().config().vocabSize());
+        }
+        JavaRDD<int[]> windows = ds.windows(spark, split);
+        if (maxWindows > 0) {
+            windows = windows.zipWithIndex().filter(t -> t._2() < maxWindows).map(scala.Tuple2::_1);
+        }
+        return HorizonEvaluator.evaluate(JavaSparkContext.fromSparkContext(spark.sparkContext()), c.model().graph(),
+                c.model().config(), windows, batchSize);
+    }
+
+    private void write(HorizonStats s, CheckpointStore.Loaded c, String out, Configuration conf) throws IOException {
+        Map<String, Object> m = new LinkedHashMap<>();
+        m.put("checkpoint", c.path().toString());
+        m.put("step", c.state().step());
+        m.put("split", split);
+        for (int k = 1; k <= s.horizons(); k++) {
+            m.put("loss/h" + k, s.loss(k));
+            m.put("acc/h" + k, s.accuracy(k));
+            m.put("top5/h" + k, s.top5(k));
+            m.put("ppl/h" + k, s.perplexity(k));
+            m.put("tokens/h" + k, s.tokens(k));
+        }
+        Path p = new Path(out);
+        FileSystem fs = p.getFileSystem(conf);
+        try (OutputStream o = fs.create(p, true)) {
+            o.write(new ObjectMapper().writerWithDefaultPrettyPrinter().writeValueAsString(m).getBytes(StandardCharsets.UTF_8));
+        }
+    }
+
+    public static void main(String[] args) {
+        System.exit(CommandRunner.execute(new EvaluateCommand(), args));
+    }
+}

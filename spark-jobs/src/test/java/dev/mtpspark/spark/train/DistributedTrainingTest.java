@@ -1,0 +1,120 @@
+package dev.mtpspark.spark.train;
+
+import dev.mtpspark.core.config.MtpModelConfig;
+import dev.mtpspark.core.model.MtpBatches;
+import dev.mtpspark.core.model.MtpModel;
+import dev.mtpspark.core.train.WindowOrder;
+import org.apache.hadoop.conf.Configuration;
+import org.apache.spark.sql.SparkSession;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+import org.nd4j.linalg.api.buffer.DataType;
+import org.nd4j.linalg.api.ndarray.INDArray;
+import org.nd4j.linalg.ops.transforms.Transforms;
+
+import java.nio.file.Path;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+/** DL4J parameter-averaging semantics and exact resume, checked on Spark local[2] with two workers. */
+class DistributedTrainingTest {
+    @TempDir
+    static Path dir;
+    private static SparkSession spark;
+    private static String dataset;
+
+    @BeforeAll
+    static void start() throws Exception {
+        spark = SparkSession.builder().master("local[2]").appName("train-test")
+                .config("spark.serializer", "org.apache.spark.serializer.KryoSerializer")
+                .config("spark.kryo.registrator", dev.mtpspark.spark.MtpKryoRegistrator.withOurs(null))
+                .config("spark.ui.enabled", "false").getOrCreate();
+        dataset = TrainFixtures.tokenize(spark, TrainFixtures.corpus(dir), dir.resolve("dataset"));
+    }
+
+    @AfterAll
+    static void stop() {
+        spark.stop();
+    }
+
+    @Test
+    void twoWorkersWithAveragingFrequencyOneEqualTheAverageOfTwoIndependentlyUpdatedCopies() throws Exception {
+        // Two rounds, so the second starts from averaged parameters *and* averaged Adam state at iteration 1.
+        TrainConfig config = TrainFixtures.config(dataset, dir.resolve("avg"), List.of("training.workers=2",
+                "training.averaging-frequency=1", "training.steps=2", "evaluation.every-steps=2", "logging.every-steps=1",
+                "checkpoint.every-steps=2", "optimizer.warmup-steps=1", "optimizer.weight-decay=0.1", "optimizer.min-learning-rate=1e-4", "optimizer.decay-steps=2"));
+        TrainJob.Result result = TrainJob.run(spark, config, TrainJob.ResumeMode.OVERWRITE);
+        INDArray sparkParams = CheckpointStore.load(result.checkpoint(), new Configuration()).model().graph().params();
+
+        // The same computation by hand: each worker's copy starts from the shared state and fits its own batch.
+        DatasetInfo ds = DatasetInfo.read(dataset, new Configuration());
+        MtpModelConfig mc = config.model().toModelConfig(ds.vocabSize(), config.run().seed());
+        Map<Long, int[]> windows = new HashMap<>();
+        ds.windows(spark, "train").zipWithIndex().collect().forEach(t -> windows.put(t._2(), t._1()));
+        WindowOrder order = new WindowOrder(windows.size(), config.run().seed());
+        int b = config.training().batchSizePerWorker();
+
+        MtpModel shared = MtpModel.create(mc, config.optimizerSettings(), DataType.FLOAT);
+        for (int round = 0; round < 2; round++) {
+            INDArray paramSum = null;
+            INDArray stateSum = null;
+            for (int worker = 0; worker < 2; worker++) {
+                MtpModel copy = MtpModel.create(mc, config.optimizerSettings(), DataType.FLOAT);
+                copy.graph().setParams(shared.graph().params().dup());
+                copy.graph().getUpdater().getStateViewArray().assign(shared.graph().getUpdater().getStateViewArray());
+                // The optimizer step (learning rate, Adam bias correction) continues across rounds: DL4J's worker would
+                // restart it at 0 every round (WorkerStepHook restores it); this test catches that.
+                copy.graph().getConfiguration().setIterationCount(round);
+                int[][] batch = new int[b][];
+                for (int i = 0; i < b; i++) {
+                    batch[i] = windows.get(order.windowAt((long) round * 2 * b + (long) worker * b + i));
+                }
+                copy.fit(MtpBatches.fromWindows(batch, mc, DataType.FLOAT));
+                paramSum = paramSum == null ? copy.graph().params().dup() : paramSum.addi(copy.graph().params());
+                INDArray state = copy.graph().getUpdater().getStateViewArray();
+                stateSum = stateSum == null ? state.dup() : stateSum.addi(state);
+            }
+            shared.graph().setParams(paramSum.divi(2));
+            shared.graph().getUpdater().getStateViewArray().assign(stateSum.divi(2));
+        }
+        INDArray expected = shared.graph().params();
+        double diff = Transforms.abs(expected.sub(sparkParams)).maxNumber().doubleValue();
+        double moved = Transforms.abs(expected.sub(MtpModel.create(mc, config.optimizerSettings(), DataType.FLOAT).graph().params()))
+                .maxNumber().doubleValue();
+        assertTrue(moved > 1e-3, "training should have moved the parameters, max change " + moved);
+        assertTrue(diff < 1e-5, "Spark parameter averaging differs from the explicit average by " + diff);
+    }
+
+    @Test
+    void resumingAfterAStopReachesTheSameParametersAsAnUninterruptedRun() throws Exception {
+        List<String> plan = List.of("training.workers=2", "training.averaging-frequency=2", "training.steps=8",
+                "evaluation.every-steps=4", "logging.every-steps=2", "checkpoint.every-steps=2");
+        TrainJob.Result whole = TrainJob.run(spark, TrainFixtures.config(dataset, dir.resolve("whole"), plan), TrainJob.ResumeMode.OVERWRITE);
+
+        TrainConfig split = TrainFixtures.config(dataset, dir.resolve("split"), plan);
+        TrainJob.Result first = TrainJob.run(spark, split, TrainJob.ResumeMode.OVERWRITE, 4);
+        assertEquals(4, first.step());
+        TrainJob.Result rest = TrainJob.run(spark, split, TrainJob.ResumeMode.REQUIRE);
+        assertEquals(8, rest.step());
+        assertEquals(whole.tokensSeen(), rest.tokensSeen());
+
+        CheckpointStore.Loaded a = CheckpointStore.load(whole.checkpoint(), new Configuration());
+        CheckpointStore.Loaded c = CheckpointStore.load(rest.checkpoint(), new Configuration());
+        double diff = Transforms.abs(a.model().graph().params().sub(c.model().graph().params())).maxNumber().doubleValue();
+        assertEquals(0.0, diff, 1e-6, "resumed parameters differ from the uninterrupted run");
+        double stateDiff = Transforms.abs(a.model().graph().getUpdater().getStateViewArray()
+                .sub(c.model().graph().getUpdater().getStateViewArray())).maxNumber().doubleValue();
+        assertEquals(0.0, stateDiff, 1e-6, "resumed Adam state differs");
+        assertEquals(a.state().dataPosition(), c.state().dataPosition());
+        // The metrics of the resumed run continue the first part's rows without duplicates.
+        List<dev.mtpspark.spark.metrics.MetricsRow> rows = dev.mtpspark.spark.metrics.MetricsLog.read(
+                new org.apache.hadoop.fs.Path(dir.resolve("split").toString()), new Configuration());
+        assertEquals(rows.stream().filter(r -> r.isValidation()).map(r -> r.step()).toList(), List.of(0L, 4L, 8L));
+    }
+}
