@@ -117,4 +117,21 @@ class DistributedTrainingTest {
                 new org.apache.hadoop.fs.Path(dir.resolve("split").toString()), new Configuration());
         assertEquals(rows.stream().filter(r -> r.isValidation()).map(r -> r.step()).toList(), List.of(0L, 4L, 8L));
     }
+
+    @Test
+    void aDivergingRunStopsWithAClearErrorAndKeepsTheLastGoodCheckpoint() throws Exception {
+        TrainConfig config = TrainFixtures.config(dataset, dir.resolve("diverge"), List.of("training.workers=1",
+                "training.averaging-frequency=1", "training.steps=6", "evaluation.every-steps=6", "logging.every-steps=1",
+                "checkpoint.every-steps=1", "optimizer.learning-rate=1e30", "optimizer.min-learning-rate=1e30",
+                "optimizer.warmup-steps=0", "optimizer.gradient-clipping=none", "optimizer.weight-decay=0"));
+        TrainingDivergedException e = org.junit.jupiter.api.Assertions.assertThrows(TrainingDivergedException.class,
+                () -> TrainJob.run(spark, config, TrainJob.ResumeMode.OVERWRITE));
+        assertTrue(e.getMessage().contains("training diverged at step") && e.getMessage().contains("the last good one is"), e.getMessage());
+        CheckpointStore store = new CheckpointStore(new org.apache.hadoop.fs.Path(dir.resolve("diverge").toString()), new Configuration());
+        long failedAt = Long.parseLong(e.getMessage().replaceAll(".*diverged at step (\\d+).*", "$1"));
+        assertTrue(failedAt >= 2, "diverged at " + failedAt);
+        List<org.apache.hadoop.fs.Path> left = store.list();
+        assertEquals(failedAt - 1, CheckpointStore.stepOf(left.get(0)), "no checkpoint after the divergence");
+        assertTrue(store.loadLatest().isPresent(), "the previous checkpoint still loads");
+    }
 }
