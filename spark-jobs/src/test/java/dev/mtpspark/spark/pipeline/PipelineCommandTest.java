@@ -25,7 +25,10 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-/** tokenize → train → evaluate → sample through the command line, on Spark local[2] with two workers. */
+/**
+ * tokenize → train → evaluate → sample through the command line, on Spark local[2] with two workers and DL4J's
+ * Export approach (the direct approach is covered by DistributedTrainingTest).
+ */
 class PipelineCommandTest {
     @TempDir
     static Path dir;
@@ -63,7 +66,7 @@ class PipelineCommandTest {
                 "--set", "model.attention-heads=2", "--set", "model.trunk-depth=1", "--set", "model.mlp-width=32",
                 "--set", "optimizer.learning-rate=1e-2", "--set", "optimizer.warmup-steps=2",
                 "--set", "training.steps=12", "--set", "training.averaging-frequency=2", "--set", "training.batch-size-per-worker=8",
-                "--set", "training.train-metrics-every=1",
+                "--set", "training.train-metrics-every=1", "--set", "training.approach=export",
                 "--set", "evaluation.every-steps=6", "--set", "logging.every-steps=2", "--set", "checkpoint.every-steps=6",
                 "--set", "sample.max-tokens=30", "--set", "sample.prompt=alpha");
         assertEquals(0, exit);
@@ -99,6 +102,7 @@ class PipelineCommandTest {
         assertEquals(1, text.size());
         assertFalse(text.get(0).isEmpty());
         assertTrue(Files.readString(run.resolve("samples.txt")).contains("--- sample 1"));
+        assertFalse(Files.exists(run.resolve("tmp/export")), "exported minibatches are removed after every round");
     }
 
     @Test
