@@ -28,7 +28,8 @@ run() {
     -cp "$cp" dev.mtpspark.spark.MtpCli "$@"
 }
 out=benchmarks/results/shakespeare-char.json
-echo "[" > "$out.tmp"
+part="$snap/results.json"
+echo "[" > "$part"
 first=1
 for n in "${@:-1 2 4}"; do
   for n1 in $n; do
@@ -40,7 +41,7 @@ for n in "${@:-1 2 4}"; do
         --set data.dataset="$ds" --set run.output="target/runs/shakespeare-char-n$n1" 2>&1 \
         | grep --line-buffered -v "Added differentiated op" | tee "target/runs-shakespeare-char-n$n1.log"
     wall=$(( $(date +%s) - start ))
-    python3 - "$n1" "$wall" "target/runs/shakespeare-char-n$n1/metrics.jsonl" >> "$out.tmp" <<'PY'
+    python3 - "$n1" "$wall" "target/runs/shakespeare-char-n$n1/metrics.jsonl" >> "$part" <<'PY'
 import json, sys
 n, wall, path = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3]
 rows = [json.loads(l) for l in open(path)]
@@ -54,6 +55,6 @@ print(json.dumps(res) + ",")
 PY
   done
 done
-sed -i '$ s/,$//' "$out.tmp"; echo "]" >> "$out.tmp"; mv "$out.tmp" "$out"
+sed -i '$ s/,$//' "$part"; echo "]" >> "$part"; mv "$part" "$out"
 rm -rf "$snap"
 echo "results: $out"; cat "$out"
