@@ -102,6 +102,7 @@ class PipelineCommandTest {
         assertEquals(1, text.size());
         assertFalse(text.get(0).isEmpty());
         assertTrue(Files.readString(run.resolve("samples.txt")).contains("--- sample 1"));
+        assertTrue(Files.isDirectory(run.resolve("tmp")), "DL4J's Export approach wrote its minibatches under run/tmp/export");
         assertFalse(Files.exists(run.resolve("tmp/export")), "exported minibatches are removed after every round");
     }
 
