@@ -134,4 +134,35 @@ class DistributedTrainingTest {
         assertEquals(failedAt - 1, CheckpointStore.stepOf(left.get(0)), "no checkpoint after the divergence");
         assertTrue(store.loadLatest().isPresent(), "the previous checkpoint still loads");
     }
+
+    @Test
+    void theHorizonWeightScheduleReachesTheWorkers() throws Exception {
+        // Weight 0 on horizon 2 from the schedule (the model's own weights are 1, 1): head 2's block gets no
+        // gradient on the workers, so without weight decay its parameters must not move while head 1's do.
+        TrainConfig config = TrainFixtures.config(dataset, dir.resolve("weights"), List.of("training.workers=2",
+                "training.averaging-frequency=2", "training.steps=2", "evaluation.every-steps=2", "logging.every-steps=2",
+                "checkpoint.every-steps=2", "optimizer.weight-decay=0",
+                "horizon-weights.start=[1, 0]", "horizon-weights.end=[1, 0]"));
+        TrainJob.Result result = TrainJob.run(spark, config, TrainJob.ResumeMode.OVERWRITE);
+        MtpModel trained = CheckpointStore.load(result.checkpoint(), new Configuration()).model();
+        DatasetInfo ds = DatasetInfo.read(dataset, new Configuration());
+        MtpModel initial = MtpModel.create(config.model().toModelConfig(ds.vocabSize(), config.run().seed()),
+                config.optimizerSettings(), DataType.FLOAT);
+        Map<String, INDArray> before = initial.graph().getLayer(MtpModel.HEADS).paramTable();
+        Map<String, INDArray> after = trained.graph().getLayer(MtpModel.HEADS).paramTable();
+        assertTrue(before.keySet().stream().anyMatch(k -> k.startsWith("h2")), "head 2 parameters: " + before.keySet());
+        double moved1 = 0;
+        double moved2 = 0;
+        for (String name : before.keySet()) {
+            double change = Transforms.abs(before.get(name).sub(after.get(name))).maxNumber().doubleValue();
+            if (name.startsWith("h1")) {
+                moved1 = Math.max(moved1, change);
+            } else if (name.startsWith("h2")) {
+                moved2 = Math.max(moved2, change);
+            }
+        }
+        assertTrue(moved1 > 1e-3, "head 1 should train, moved " + moved1);
+        assertEquals(0.0, moved2, 0.0, "head 2 has weight 0 and must not move");
+        assertEquals(List.of(1.0, 0.0), java.util.Arrays.stream(trained.lossWeights()).boxed().toList());
+    }
 }
