@@ -50,10 +50,32 @@ public final class PipelineCommand implements Callable<Integer> {
     @Option(names = "--overwrite", description = "Re-tokenize and retrain from scratch, replacing data.dataset and run.output.")
     boolean overwrite;
 
+    @Option(names = "--dry-run", description = "Validate the configuration and the corpus, print the plan, and exit.")
+    boolean dryRun;
+
     @Override
     public Integer call() throws Exception {
         TrainConfig cfg = TrainConfigLoader.load(config, overrides);
         TokenizeConfig tokenize = tokenizeConfig(cfg, overwrite);
+        if (dryRun) {
+            Configuration hadoop = new Configuration();
+            Path dataset = new Path(cfg.data().dataset());
+            boolean reuse = !overwrite && dataset.getFileSystem(hadoop).exists(new Path(dataset, TokenizeJob.MANIFEST));
+            System.out.print(reuse ? "tokenize: reuses the existing dataset " + dataset + "\n"
+                    : TokenizeJob.plan(new TokenizeConfig(tokenize.inputs(), tokenize.format(), tokenize.textMode(),
+                    tokenize.jsonField(), tokenize.parquetColumn(), tokenize.tokenizer(), tokenize.bpeVocabSize(),
+                    tokenize.tokenizerFile(), tokenize.eosToken(), tokenize.contextLength(), tokenize.predictedTokens(),
+                    tokenize.validationFraction(), tokenize.split(), tokenize.output(), true, tokenize.partitions()), hadoop));
+            if (reuse) {
+                System.out.print(dev.mtpspark.spark.train.TrainPlan.describe(cfg,
+                        TrainJob.ResumeMode.AUTO, hadoop));
+            } else {
+                System.out.println("train: planned after tokenize (model " + cfg.model().modelWidth() + " wide, "
+                        + cfg.model().trunkDepth() + " trunk blocks, n = " + cfg.model().predictedTokens() + ", "
+                        + cfg.training().steps() + " steps × " + cfg.training().workers() + " workers) → " + cfg.run().output());
+            }
+            return 0;
+        }
         SparkSession spark = CommandRunner.sparkSession("mtp-spark pipeline");
         try {
             Configuration hadoop = spark.sparkContext().hadoopConfiguration();

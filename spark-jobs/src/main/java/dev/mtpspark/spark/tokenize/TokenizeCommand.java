@@ -76,9 +76,16 @@ public final class TokenizeCommand implements Callable<Integer> {
         }
     }
 
+    @Option(names = "--dry-run", description = "Validate the options and list the input files, then exit without tokenizing.")
+    boolean dryRun;
+
     @Override
     public Integer call() throws Exception {
         TokenizeConfig config = config();
+        if (dryRun) {
+            System.out.print(TokenizeJob.plan(config, new org.apache.hadoop.conf.Configuration()));
+            return 0;
+        }
         SparkSession spark = dev.mtpspark.spark.CommandRunner.sparkSession("mtp-spark tokenize");
         try {
             Map<String, Object> manifest = TokenizeJob.run(spark, config);

@@ -51,6 +51,25 @@ public final class TokenizeJob {
     }
 
     /** Runs the job; returns the manifest it wrote. */
+    /** Validates the options, the output path and the inputs without Spark, and describes the run ({@code --dry-run}). */
+    public static String plan(TokenizeConfig config, Configuration hadoop) throws IOException {
+        Path output = new Path(config.output());
+        if (output.getFileSystem(hadoop).exists(output) && !config.overwrite()) {
+            throw new BadInputException("output " + output + " already exists; pass --overwrite to replace it");
+        }
+        List<SourceFile> listed = CorpusFiles.resolve(config.inputs(), hadoop);
+        long nonEmpty = listed.stream().filter(f -> f.size() > 0).count();
+        if (nonEmpty == 0) {
+            throw new BadInputException("empty corpus: all " + listed.size() + " input files are empty (zero bytes), e.g. "
+                    + listed.get(0).path());
+        }
+        return String.format("tokenize: dry run — options and inputs are valid; nothing was written%n"
+                        + "  inputs      %d files (%d empty), %d bytes%n  tokenizer   %s, T = %d, n = %d, validation fraction %s%n"
+                        + "  output      %s%n", listed.size(), listed.size() - nonEmpty,
+                listed.stream().mapToLong(SourceFile::size).sum(), config.tokenizer().name().toLowerCase(),
+                config.contextLength(), config.predictedTokens(), config.validationFraction(), output);
+    }
+
     public static Map<String, Object> run(SparkSession spark, TokenizeConfig config) throws IOException {
         long started = System.nanoTime();
         JavaSparkContext jsc = JavaSparkContext.fromSparkContext(spark.sparkContext());

@@ -32,10 +32,17 @@ public final class TrainCommand implements Callable<Integer> {
     @Option(names = "--stop-after-step", description = "End this session at that step (after its checkpoint); resume later.")
     Long stopAfterStep;
 
+    @Option(names = "--dry-run", description = "Validate configuration, dataset and run directory, print the plan, and exit without training.")
+    boolean dryRun;
+
     @Override
     public Integer call() throws Exception {
         TrainConfig cfg = TrainConfigLoader.load(config, overrides);
         TrainJob.ResumeMode mode = mode(resume, overwrite);
+        if (dryRun) {
+            System.out.print(TrainPlan.describe(cfg, mode, new org.apache.hadoop.conf.Configuration()));
+            return 0;
+        }
         SparkSession spark = CommandRunner.sparkSession("mtp-spark train");
         try {
             TrainJob.Result r = TrainJob.run(spark, cfg, mode, stopAfterStep == null ? Long.MAX_VALUE : stopAfterStep);

@@ -165,4 +165,33 @@ class DistributedTrainingTest {
         assertEquals(0.0, moved2, 0.0, "head 2 has weight 0 and must not move");
         assertEquals(List.of(1.0, 0.0), java.util.Arrays.stream(trained.lossWeights()).boxed().toList());
     }
+
+    @Test
+    void dryRunsValidateAndDescribeWithoutTrainingOrWriting() throws Exception {
+        Path out = dir.resolve("dry");
+        java.io.ByteArrayOutputStream captured = new java.io.ByteArrayOutputStream();
+        java.io.PrintStream stdout = System.out;
+        int exit;
+        try {
+            System.setOut(new java.io.PrintStream(captured, true, java.nio.charset.StandardCharsets.UTF_8));
+            List<String> args = new java.util.ArrayList<>(List.of("train", "--dry-run"));
+            for (String o : TrainFixtures.tinyModel()) {
+                args.add("--set");
+                args.add(o);
+            }
+            args.addAll(List.of("--set", "data.dataset=" + dataset, "--set", "run.output=" + out, "--set", "training.steps=100"));
+            exit = dev.mtpspark.spark.MtpCli.execute(args.toArray(new String[0]));
+        } finally {
+            System.setOut(stdout);
+        }
+        String text = captured.toString(java.nio.charset.StandardCharsets.UTF_8);
+        assertEquals(0, exit, text);
+        assertTrue(text.contains("dry run") && text.contains("100 steps × 1 workers × batch 4") && text.contains("starts at step 0"), text);
+        assertTrue(!java.nio.file.Files.exists(out), "a dry run writes nothing");
+        assertEquals(2, dev.mtpspark.spark.MtpCli.execute("tokenize", "--dry-run", "--input", dir.resolve("absent.txt").toString(),
+                "--output", dir.resolve("ds2").toString()));
+        assertEquals(0, dev.mtpspark.spark.MtpCli.execute("tokenize", "--dry-run", "--input", dir.resolve("corpus.txt").toString(),
+                "--output", dir.resolve("ds2").toString()));
+        assertTrue(!java.nio.file.Files.exists(dir.resolve("ds2")), "a dry run writes nothing");
+    }
 }
