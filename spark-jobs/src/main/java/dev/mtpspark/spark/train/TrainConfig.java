@@ -188,9 +188,11 @@ public record TrainConfig(Run run, Data data, Model model, Optimizer optimizer, 
      * @param storageLevel        Spark storage level of the round's minibatches (Direct)
      * @param exportDirectory     where Export writes minibatches (empty: {@code <run.output>/tmp/export})
      * @param trainMetricsEvery   compute training per-horizon metrics on every k-th minibatch (0 = never)
+     * @param requireGpu          fail unless the driver and every executor loaded ND4J's CUDA backend
      */
     public record Training(int steps, int batchSizePerWorker, int workers, int averagingFrequency, int prefetchBatches,
-                           Approach approach, String storageLevel, String exportDirectory, int trainMetricsEvery)
+                           Approach approach, String storageLevel, String exportDirectory, int trainMetricsEvery,
+                           boolean requireGpu)
             implements Serializable {
         public Training {
             if (steps < 1) throw bad("training.steps", steps, "must be ≥ 1");

@@ -99,6 +99,10 @@ public final class TrainJob {
             throw new BadInputException("--resume: " + runDir + " holds no loadable checkpoint");
         }
 
+        boolean gpuRequested = tc.requireGpu()
+                || Double.parseDouble(jsc.getConf().get("spark.executor.resource.gpu.amount", "0")) > 0;
+        BackendProbe.check(jsc, tc.workers(), gpuRequested);
+
         // The training windows, indexed once and cached; rounds select from them by position.
         JavaRDD<int[]> trainWindows = dataset.windows(spark, config.data().trainSplit());
         JavaPairRDD<Long, int[]> indexed = trainWindows.zipWithIndex().mapToPair(t -> new Tuple2<>(t._2(), t._1()))

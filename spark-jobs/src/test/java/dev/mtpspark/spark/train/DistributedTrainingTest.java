@@ -194,4 +194,15 @@ class DistributedTrainingTest {
                 "--output", dir.resolve("ds2").toString()));
         assertTrue(!java.nio.file.Files.exists(dir.resolve("ds2")), "a dry run writes nothing");
     }
+
+    @Test
+    void requiringAGpuOnTheCpuBackendFailsBeforeTraining() {
+        TrainConfig config = TrainFixtures.config(dataset, dir.resolve("gpu"), List.of("training.require-gpu=true",
+                "training.steps=2", "training.averaging-frequency=2", "evaluation.every-steps=2", "logging.every-steps=2",
+                "checkpoint.every-steps=2"));
+        dev.mtpspark.spark.tokenize.BadInputException e = org.junit.jupiter.api.Assertions.assertThrows(
+                dev.mtpspark.spark.tokenize.BadInputException.class, () -> TrainJob.run(spark, config, TrainJob.ResumeMode.OVERWRITE));
+        assertTrue(e.getMessage().contains("loaded ND4J's CpuBackend, not the CUDA backend") && e.getMessage().contains("-Pcuda"), e.getMessage());
+        assertTrue(!java.nio.file.Files.exists(dir.resolve("gpu").resolve("checkpoints")), "nothing trained or written");
+    }
 }
