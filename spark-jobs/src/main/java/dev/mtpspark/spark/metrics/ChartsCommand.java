@@ -88,22 +88,8 @@ public final class ChartsCommand implements Callable<Integer> {
         return commandLine().execute(args);
     }
 
-    /** The command line with the project's error reporting: bad input → "error: …", status 2. */
+    /** The command line with the project's error reporting (bad input → "error: …", status 2). */
     static CommandLine commandLine() {
-        CommandLine cl = new CommandLine(new ChartsCommand());
-        cl.setExecutionExceptionHandler((e, cmd, parsed) -> {
-            Throwable root = e;
-            while (!(root instanceof BadInputException) && root.getCause() != null && root.getCause() != root) {
-                root = root.getCause();
-            }
-            if (root instanceof BadInputException) {
-                cmd.getErr().println("error: " + root.getMessage());
-                return 2;
-            }
-            cmd.getErr().println("error: " + e);
-            e.printStackTrace(cmd.getErr());
-            return 1;
-        });
-        return cl;
+        return dev.mtpspark.spark.CommandRunner.configure(new CommandLine(new ChartsCommand()));
     }
 }

@@ -4,7 +4,6 @@ import dev.mtpspark.core.data.DocumentReader.TextMode;
 import dev.mtpspark.spark.tokenize.TokenizeConfig.InputFormat;
 import dev.mtpspark.spark.tokenize.TokenizeConfig.SplitMode;
 import dev.mtpspark.spark.tokenize.TokenizeConfig.TokenizerType;
-import org.apache.spark.SparkConf;
 import org.apache.spark.sql.SparkSession;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
@@ -102,21 +101,7 @@ public final class TokenizeCommand implements Callable<Integer> {
 
     /** Runs the command line and returns the exit status (for tests and embedding). */
     public static int execute(String... args) {
-        CommandLine cl = new CommandLine(new TokenizeCommand());
-        cl.setExecutionExceptionHandler((e, cmd, parsed) -> {
-            Throwable root = e;
-            while (!(root instanceof BadInputException) && root.getCause() != null && root.getCause() != root) {
-                root = root.getCause();
-            }
-            if (root instanceof BadInputException) {
-                cmd.getErr().println("error: " + root.getMessage());
-                return 2;
-            }
-            cmd.getErr().println("error: " + e);
-            e.printStackTrace(cmd.getErr());
-            return 1;
-        });
-        return cl.execute(args);
+        return dev.mtpspark.spark.CommandRunner.execute(new TokenizeCommand(), args);
     }
 
     /** The human-readable summary printed at the end of the job. */
