@@ -5,13 +5,5 @@
 #   → prints the table, writes benchmarks/results/spark-overhead.json
 set -euo pipefail
 cd "$(dirname "$0")/.."
-export MAVEN_OPTS="${MAVEN_OPTS:-} -Djansi.passthrough=false"
-mvn -B -q -o -DskipTests install -pl core,spark-jobs -am
-CP_FILE=$(mktemp)
-mvn -B -q -o -pl spark-jobs dependency:build-classpath -Dmdep.includeScope=test -Dmdep.outputFile="$CP_FILE"
-OPENS=$(mvn -B -q -o help:evaluate -Dexpression=java17.opens -DforceStdout -Dstyle.color=never | sed "s/\x1b\[[0-9;]*m//g")
-# shellcheck disable=SC2086
-java -Xmx6g $OPENS -Dlog4j2.configurationFile="$PWD/spark-jobs/src/main/resources/mtp-log4j2.properties" \
-  -cp "spark-jobs/target/classes:$(cat "$CP_FILE")" \
-  dev.mtpspark.spark.bench.SparkOverheadBenchmark ../shared/corpora/tinyshakespeare.txt benchmarks/results/spark-overhead.json "$@"
-rm -f "$CP_FILE"
+# bin/mtp-local builds on first use and runs the class on the build's class path (Spark local mode).
+MTP_JAVA_OPTS="${MTP_JAVA_OPTS:--Xmx6g}" MTP_MAIN_CLASS=dev.mtpspark.spark.bench.SparkOverheadBenchmark exec bin/mtp-local ../shared/corpora/tinyshakespeare.txt benchmarks/results/spark-overhead.json "$@"

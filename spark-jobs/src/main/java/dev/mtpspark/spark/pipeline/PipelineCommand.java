@@ -1,6 +1,5 @@
 package dev.mtpspark.spark.pipeline;
 
-import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.mtpspark.core.stats.HorizonStats;
 import dev.mtpspark.spark.CommandRunner;
 import dev.mtpspark.spark.tokenize.BadInputException;
@@ -26,9 +25,7 @@ import java.io.IOException;
 import java.io.OutputStream;
 import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
-import java.util.LinkedHashMap;
 import java.util.List;
-import java.util.Map;
 import java.util.concurrent.Callable;
 
 /**
@@ -95,7 +92,7 @@ public final class PipelineCommand implements Callable<Integer> {
             HorizonStats validation = EvaluateCommand.evaluate(spark, c, null, cfg.data().validationSplit(),
                     cfg.evaluation().maxWindows(), cfg.evaluation().batchSize());
             Path evaluation = new Path(r.runDir(), "evaluation.json");
-            write(evaluation, hadoop, new ObjectMapper().writerWithDefaultPrettyPrinter().writeValueAsString(figures(c, validation)));
+            EvaluateCommand.writeFigures(validation, c, cfg.data().validationSplit(), evaluation, hadoop);
 
             LOG.info("[4/4] sample {} text(s) from head 1", cfg.sample().count());
             TrainConfig.Sample s = cfg.sample();
@@ -129,20 +126,6 @@ public final class PipelineCommand implements Callable<Integer> {
         return new TokenizeConfig(t.inputs(), t.format(), t.textMode(), t.jsonField(), t.parquetColumn(), t.tokenizer(),
                 t.bpeVocabSize(), t.tokenizerFile(), t.eosToken(), cfg.model().contextLength(), cfg.model().predictedTokens(),
                 t.validationFraction(), t.split(), cfg.data().dataset(), overwrite, t.partitions());
-    }
-
-    private static Map<String, Object> figures(CheckpointStore.Loaded c, HorizonStats s) {
-        Map<String, Object> m = new LinkedHashMap<>();
-        m.put("checkpoint", c.path().toString());
-        m.put("step", c.state().step());
-        m.put("tokens_seen", c.state().tokensSeen());
-        for (int k = 1; k <= s.horizons(); k++) {
-            m.put("loss/h" + k, s.loss(k));
-            m.put("acc/h" + k, s.accuracy(k));
-            m.put("top5/h" + k, s.top5(k));
-            m.put("ppl/h" + k, s.perplexity(k));
-        }
-        return m;
     }
 
     private static void write(Path p, Configuration conf, String text) throws IOException {

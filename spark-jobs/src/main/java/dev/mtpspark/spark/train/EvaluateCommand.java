@@ -46,12 +46,12 @@ public final class EvaluateCommand implements Callable<Integer> {
         SparkSession spark = CommandRunner.sparkSession("mtp-spark evaluate");
         try {
             CheckpointStore.Loaded c = CheckpointStore.resolve(checkpoint, spark.sparkContext().hadoopConfiguration());
-            HorizonStats stats = evaluate(spark, c, dataset, split, maxWindows, batchSize);
-            System.out.printf("evaluate: %s on %s split of %s%n", c.path(), split,
-                    dataset != null ? dataset : TrainConfigLoader.fromYaml(c.configYaml(), c.path().toString()).data().dataset());
+            String datasetPath = dataset != null ? dataset : trainedOn(c);
+            HorizonStats stats = evaluate(spark, c, datasetPath, split, maxWindows, batchSize);
+            System.out.printf("evaluate: %s on %s split of %s%n", c.path(), split, datasetPath);
             System.out.print(TrainCommand.table(stats));
             if (output != null) {
-                write(stats, c, output, spark.sparkContext().hadoopConfiguration());
+                writeFigures(stats, c, split, new Path(output), spark.sparkContext().hadoopConfiguration());
                 System.out.println("  written to  " + output);
             }
             return 0;
@@ -60,11 +60,15 @@ public final class EvaluateCommand implements Callable<Integer> {
         }
     }
 
+    /** The dataset a checkpoint was trained on, from the configuration saved with it. */
+    static String trainedOn(CheckpointStore.Loaded c) {
+        return TrainConfigLoader.fromYaml(c.configYaml(), c.path().toString()).data().dataset();
+    }
+
     /** Evaluates a loaded checkpoint on a split; {@code datasetPath} null means the checkpoint's own dataset. */
     public static HorizonStats evaluate(SparkSession spark, CheckpointStore.Loaded c, String datasetPath, String split,
                                         long maxWindows, int batchSize) throws IOException {
-        String path = datasetPath != null ? datasetPath
-                : TrainConfigLoader.fromYaml(c.configYaml(), c.path().toString()).data().dataset();
+        String path = datasetPath != null ? datasetPath : trainedOn(c);
         DatasetInfo ds = DatasetInfo.read(path, spark.sparkContext().hadoopConfiguration());
         ds.checkFits(c.model().config(), split);
         if (ds.vocabSize() != c.model().config().vocabSize()) {
@@ -79,10 +83,13 @@ public final class EvaluateCommand implements Callable<Integer> {
                 c.model().config(), windows, batchSize);
     }
 
-    private void write(HorizonStats s, CheckpointStore.Loaded c, String out, Configuration conf) throws IOException {
+    /** Writes the per-horizon figures of a checkpoint on a split as JSON (any Hadoop path). */
+    public static void writeFigures(HorizonStats s, CheckpointStore.Loaded c, String split, Path out, Configuration conf)
+            throws IOException {
         Map<String, Object> m = new LinkedHashMap<>();
         m.put("checkpoint", c.path().toString());
         m.put("step", c.state().step());
+        m.put("tokens_seen", c.state().tokensSeen());
         m.put("split", split);
         for (int k = 1; k <= s.horizons(); k++) {
             m.put("loss/h" + k, s.loss(k));
@@ -91,9 +98,7 @@ public final class EvaluateCommand implements Callable<Integer> {
             m.put("ppl/h" + k, s.perplexity(k));
             m.put("tokens/h" + k, s.tokens(k));
         }
-        Path p = new Path(out);
-        FileSystem fs = p.getFileSystem(conf);
-        try (OutputStream o = fs.create(p, true)) {
+        try (OutputStream o = out.getFileSystem(conf).create(out, true)) {
             o.write(new ObjectMapper().writerWithDefaultPrettyPrinter().writeValueAsString(m).getBytes(StandardCharsets.UTF_8));
         }
     }
