@@ -27,6 +27,8 @@ import java.util.Objects;
  * @param normEpsilon        epsilon inside every norm, > 0
  * @param initStd            standard deviation of the normal weight initialisation, > 0
  * @param seed               seed of the weight initialisation
+ * @param headOrder          how a training step computes the heads: all at once, or one at a time (the paper's
+ *                           memory-efficient order); same losses and gradients, different peak memory
  */
 public record MtpModelConfig(
         int vocabSize,
@@ -43,7 +45,8 @@ public record MtpModelConfig(
         double dropout,
         double normEpsilon,
         double initStd,
-        long seed) implements Serializable {
+        long seed,
+        HeadOrder headOrder) implements Serializable {
 
     /** Upper bound on n; beyond it the [B, n, T, V] outputs stop making sense for any vocabulary. */
     public static final int MAX_PREDICTED_TOKENS = 64;
@@ -66,6 +69,9 @@ public record MtpModelConfig(
         Objects.requireNonNull(headArchitecture, "headArchitecture");
         Objects.requireNonNull(normType, "normType");
         Objects.requireNonNull(positionalEncoding, "positionalEncoding");
+        if (headOrder == null) {
+            headOrder = HeadOrder.ALL_AT_ONCE;                       // model files written before the key existed
+        }
         if (positionalEncoding == PositionalEncoding.ROPE && (modelWidth / attentionHeads) % 2 != 0) {
             throw new InvalidConfigException("attentionHeads", attentionHeads,
                     "with ROPE the head width modelWidth/attentionHeads (" + modelWidth / attentionHeads + ") must be even");
@@ -139,7 +145,7 @@ public record MtpModelConfig(
                 .attentionHeads(attentionHeads).trunkDepth(trunkDepth).mlpWidth(mlpWidth)
                 .predictedTokens(predictedTokens).headArchitecture(headArchitecture).lossWeights(lossWeights)
                 .normType(normType).positionalEncoding(positionalEncoding).dropout(dropout)
-                .normEpsilon(normEpsilon).initStd(initStd).seed(seed);
+                .normEpsilon(normEpsilon).initStd(initStd).seed(seed).headOrder(headOrder);
     }
 
     public static Builder builder() {
@@ -154,14 +160,14 @@ public record MtpModelConfig(
                 && headArchitecture == c.headArchitecture && Arrays.equals(lossWeights, c.lossWeights)
                 && normType == c.normType && positionalEncoding == c.positionalEncoding
                 && Double.compare(dropout, c.dropout) == 0 && Double.compare(normEpsilon, c.normEpsilon) == 0
-                && Double.compare(initStd, c.initStd) == 0 && seed == c.seed;
+                && Double.compare(initStd, c.initStd) == 0 && seed == c.seed && headOrder == c.headOrder;
     }
 
     @Override
     public int hashCode() {
         return Objects.hash(vocabSize, contextLength, modelWidth, attentionHeads, trunkDepth, mlpWidth,
                 predictedTokens, headArchitecture, Arrays.hashCode(lossWeights), normType, positionalEncoding,
-                dropout, normEpsilon, initStd, seed);
+                dropout, normEpsilon, initStd, seed, headOrder);
     }
 
     @Override
@@ -171,7 +177,7 @@ public record MtpModelConfig(
                 + mlpWidth + ", predictedTokens=" + predictedTokens + ", headArchitecture=" + headArchitecture
                 + ", lossWeights=" + Arrays.toString(lossWeights) + ", normType=" + normType
                 + ", positionalEncoding=" + positionalEncoding + ", dropout=" + dropout + ", normEpsilon="
-                + normEpsilon + ", initStd=" + initStd + ", seed=" + seed + "}";
+                + normEpsilon + ", initStd=" + initStd + ", seed=" + seed + ", headOrder=" + headOrder + "}";
     }
 
     private static void requireAtLeast(String key, int value, int min) {
@@ -199,6 +205,7 @@ public record MtpModelConfig(
         private double normEpsilon = 1e-5;
         private double initStd = 0.02;
         private long seed = 1234;
+        private HeadOrder headOrder = HeadOrder.ALL_AT_ONCE;
 
         public Builder vocabSize(int v) { vocabSize = v; return this; }
         public Builder contextLength(int v) { contextLength = v; return this; }
@@ -227,6 +234,7 @@ public record MtpModelConfig(
         public Builder normEpsilon(double v) { normEpsilon = v; return this; }
         public Builder initStd(double v) { initStd = v; return this; }
         public Builder seed(long v) { seed = v; return this; }
+        public Builder headOrder(HeadOrder v) { headOrder = Objects.requireNonNull(v, "headOrder"); return this; }
 
         public MtpModelConfig build() {
             double[] w = lossWeights != null ? lossWeights
@@ -234,7 +242,7 @@ public record MtpModelConfig(
                     : new double[] {1};
             return new MtpModelConfig(vocabSize, contextLength, modelWidth, attentionHeads, trunkDepth,
                     mlpWidth == null ? 4 * modelWidth : mlpWidth, predictedTokens, headArchitecture, w, normType,
-                    positionalEncoding, dropout, normEpsilon, initStd, seed);
+                    positionalEncoding, dropout, normEpsilon, initStd, seed, headOrder);
         }
     }
 }

@@ -43,7 +43,7 @@ final class LayerImplementations {
     }
 
     /** Output (head) layer implementation with input dropout. */
-    static final class OutputLayer extends org.deeplearning4j.nn.layers.samediff.SameDiffOutputLayer {
+    static class OutputLayer extends org.deeplearning4j.nn.layers.samediff.SameDiffOutputLayer {
         OutputLayer(NeuralNetConfiguration conf, DataType dataType) {
             super(conf, dataType);
         }

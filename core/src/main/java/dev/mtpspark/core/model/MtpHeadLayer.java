@@ -1,6 +1,7 @@
 package dev.mtpspark.core.model;
 
 import dev.mtpspark.core.config.HeadArchitecture;
+import dev.mtpspark.core.config.HeadOrder;
 import dev.mtpspark.core.config.MtpModelConfig;
 import org.deeplearning4j.nn.api.Layer;
 import org.deeplearning4j.nn.conf.NeuralNetConfiguration;
@@ -16,8 +17,12 @@ import org.nd4j.linalg.api.ndarray.INDArray;
 import org.nd4j.linalg.factory.Nd4j;
 import org.nd4j.shade.jackson.annotation.JsonIgnore;
 
+import java.util.ArrayList;
 import java.util.Collection;
+import java.util.LinkedHashMap;
+import java.util.List;
 import java.util.Map;
+import java.util.function.Function;
 
 /**
  * The n output heads, the shared final norm and the shared unembedding, with the weighted loss
@@ -30,9 +35,9 @@ import java.util.Map;
  * is the batch sum of the per-example loss, which DL4J divides by the batch size.
  *
  * <p>Each head's graph is built by {@link #headHidden}, {@link #logits} and {@link #horizonLoss}, which take
- * the trunk output and nothing from other heads (except the previous depth for sequential heads), so that a
- * layer implementation can run one head at a time (forward, backward, free its logits) and accumulate the
- * gradient at the trunk output — the paper's memory-efficient order.
+ * the trunk output and nothing from other heads (except the previous depth for sequential heads). With
+ * {@link HeadOrder#PER_HEAD}, training uses {@link #defineHeadGraph} instead of the all-heads graph: one small
+ * graph per head, run one after the other by {@link PerHeadOutputLayer} — the paper's memory-efficient order.
  *
  * <p>The loss weights are a constant of the built graph; {@link #setLossWeights(double[])} updates both this
  * configuration (which DL4J serialises and Spark broadcasts) and the built graph's array, so a schedule can
@@ -48,9 +53,11 @@ public class MtpHeadLayer extends SameDiffOutputLayer {
     private int predictedTokens;
     private HeadArchitecture headArchitecture;
     private double[] lossWeights;
+    private HeadOrder headOrder = HeadOrder.ALL_AT_ONCE;
 
+    /** The weight constants of every graph built from this configuration, updated by {@link #setLossWeights}. */
     @JsonIgnore
-    private transient INDArray builtWeights;
+    private transient List<INDArray> builtWeights;
 
     /** For JSON. */
     public MtpHeadLayer() {
@@ -62,6 +69,7 @@ public class MtpHeadLayer extends SameDiffOutputLayer {
         this.predictedTokens = config.predictedTokens();
         this.headArchitecture = config.headArchitecture();
         this.lossWeights = config.lossWeights();
+        this.headOrder = config.headOrder();
     }
 
     /** Parameter-name prefix of head k (1-based); DL4J parameter names must not contain underscores. */
@@ -98,12 +106,83 @@ public class MtpHeadLayer extends SameDiffOutputLayer {
         }
         sd.stack(ACTIVATIONS, 1, perHorizonLogits);                                     // [B, n, T, V]
 
-        builtWeights = Nd4j.createFromArray(lossWeights).castTo(dt);
-        SDVariable weights = sd.constant("horizon_weights", builtWeights);
+        SDVariable weights = sd.constant("horizon_weights", newWeightArray(dt));
         SDVariable horizonLosses = sd.stack(0, losses);                                   // [n]
         SDVariable total = horizonLosses.mul(weights).sum();
         sd.setLossVariables(total);
         return total;
+    }
+
+    private synchronized INDArray newWeightArray(DataType dt) {
+        INDArray w = Nd4j.createFromArray(lossWeights).castTo(dt);
+        if (builtWeights == null) {
+            builtWeights = new ArrayList<>();
+        }
+        builtWeights.add(w);
+        return w;
+    }
+
+    /** Names of the variables of a graph built by {@link #defineHeadGraph}. */
+    static final String HEAD_INPUT = "input";
+    static final String HEAD_LABELS = "labels";
+    /** Sequential heads, k ≥ 2: the previous depth's hidden state {@code [N, d]}. */
+    static final String HEAD_PREVIOUS = "previous";
+    /** Sequential heads, k < n: dL/d(hidden_k) from the later depths, {@code [N, d]}. */
+    static final String HEAD_UPSTREAM = "upstream";
+    static final String HEAD_HIDDEN = "hidden";
+    /** w_k · (batch sum of the per-example mean CE of horizon k): head k's share of the layer's loss. */
+    static final String HEAD_LOSS = "weightedLoss";
+
+    /**
+     * Defines the graph of head k alone, for {@link HeadOrder#PER_HEAD}: placeholders {@link #HEAD_INPUT} and
+     * {@link #HEAD_LABELS} shaped like the layer's; output {@link #HEAD_HIDDEN} and {@link #HEAD_LOSS}. The
+     * loss variable is {@code HEAD_LOSS}, plus {@code Σ hidden ⊙ upstream} for a sequential head with later
+     * depths: its gradient then carries the later depths' gradient through this depth (a vector-Jacobian
+     * product), so depths can be back-propagated one at a time from the last.
+     *
+     * @param parameter creates (on first use) the variable of a layer parameter; only parameters head k uses are created
+     */
+    void defineHeadGraph(SameDiff sd, int k, long[] inputShape, long[] labelShape, DataType dt,
+                         Function<String, SDVariable> parameter) {
+        TransformerOps ops = new TransformerOps(sd, spec, dt);
+        int d = spec.getModelWidth();
+        boolean sequential = headArchitecture == HeadArchitecture.SEQUENTIAL;
+        int channels = sequential ? predictedTokens * d : d;
+        SDVariable input = sd.placeHolder(HEAD_INPUT, dt, inputShape);
+        SDVariable labels = sd.placeHolder(HEAD_LABELS, dt, labelShape);
+        Map<String, SDVariable> p = new LazyParameters(parameter);
+
+        SDVariable rows = ops.toRows(input, channels);
+        SDVariable trunk = channels == d ? rows : rows.get(SDIndex.all(), SDIndex.interval(0, d));
+        SDVariable previous = sequential && k >= 2 ? sd.placeHolder(HEAD_PREVIOUS, dt, -1, d) : trunk;
+        SDVariable lookAhead = sequential && k >= 2 ? rows.get(SDIndex.all(), SDIndex.interval((k - 1) * d, k * d)) : null;
+        SDVariable hidden = headHidden(ops, k, trunk, previous, lookAhead, p);
+        // A named identity, so HEAD_HIDDEN exists even where the hidden state is the trunk itself (k = 1).
+        hidden = sd.identity(HEAD_HIDDEN, hidden);
+        SDVariable labelsK = labels.get(SDIndex.all(), SDIndex.point(k - 1), SDIndex.all());
+        SDVariable loss = horizonLoss(sd, k, logits(ops, hidden, p), labelsK);
+        SDVariable weight = sd.constant("horizon_weights", newWeightArray(dt)).get(SDIndex.point(k - 1));
+        SDVariable weighted = loss.mul(HEAD_LOSS, weight);
+        if (sequential && k < predictedTokens) {
+            SDVariable upstream = sd.placeHolder(HEAD_UPSTREAM, dt, -1, d);
+            sd.setLossVariables(weighted.add(hidden.mul(upstream).sum()));
+        } else {
+            sd.setLossVariables(weighted);
+        }
+    }
+
+    /** A parameter map that creates each variable when a graph first reads it. */
+    private static final class LazyParameters extends LinkedHashMap<String, SDVariable> {
+        private final transient Function<String, SDVariable> factory;
+
+        LazyParameters(Function<String, SDVariable> factory) {
+            this.factory = factory;
+        }
+
+        @Override
+        public SDVariable get(Object name) {
+            return computeIfAbsent((String) name, factory);
+        }
     }
 
     /**
@@ -187,7 +266,9 @@ public class MtpHeadLayer extends SameDiffOutputLayer {
     @Override
     public Layer instantiate(NeuralNetConfiguration conf, Collection<TrainingListener> listeners, int index,
                              INDArray paramsView, boolean initialize, DataType dataType) {
-        return LayerImplementations.wire(new LayerImplementations.OutputLayer(conf, dataType), this, conf, index, paramsView, initialize);
+        LayerImplementations.OutputLayer layer = headOrder == HeadOrder.PER_HEAD
+                ? new PerHeadOutputLayer(conf, dataType) : new LayerImplementations.OutputLayer(conf, dataType);
+        return LayerImplementations.wire(layer, this, conf, index, paramsView, initialize);
     }
 
     /**
@@ -198,8 +279,12 @@ public class MtpHeadLayer extends SameDiffOutputLayer {
     public void setLossWeights(double[] weights) {
         double[] valid = MtpModelConfig.validateWeights(weights, predictedTokens == 0 ? weights.length : predictedTokens);
         this.lossWeights = valid;
-        if (builtWeights != null) {
-            builtWeights.assign(Nd4j.createFromArray(valid).castTo(builtWeights.dataType()));
+        synchronized (this) {
+            if (builtWeights != null) {
+                for (INDArray w : builtWeights) {
+                    w.assign(Nd4j.createFromArray(valid).castTo(w.dataType()));
+                }
+            }
         }
     }
 
@@ -211,5 +296,7 @@ public class MtpHeadLayer extends SameDiffOutputLayer {
     public int getPredictedTokens() { return predictedTokens; }
     public void setPredictedTokens(int predictedTokens) { this.predictedTokens = predictedTokens; }
     public HeadArchitecture getHeadArchitecture() { return headArchitecture; }
+    public HeadOrder getHeadOrder() { return headOrder; }
+    public void setHeadOrder(HeadOrder headOrder) { this.headOrder = headOrder == null ? HeadOrder.ALL_AT_ONCE : headOrder; }
     public void setHeadArchitecture(HeadArchitecture headArchitecture) { this.headArchitecture = headArchitecture; }
 }

@@ -1,6 +1,7 @@
 package dev.mtpspark.core.model;
 
 import dev.mtpspark.core.config.HeadArchitecture;
+import dev.mtpspark.core.config.HeadOrder;
 import dev.mtpspark.core.config.MtpModelConfig;
 import dev.mtpspark.core.stats.HorizonStats;
 import dev.mtpspark.core.train.OptimizerSettings;
@@ -8,6 +9,7 @@ import org.deeplearning4j.nn.conf.ComputationGraphConfiguration;
 import org.deeplearning4j.nn.conf.NeuralNetConfiguration;
 import org.deeplearning4j.nn.conf.dropout.Dropout;
 import org.deeplearning4j.nn.conf.graph.MergeVertex;
+import org.deeplearning4j.nn.conf.graph.LayerVertex;
 import org.deeplearning4j.nn.conf.graph.SubsetVertex;
 import org.deeplearning4j.nn.conf.inputs.InputType;
 import org.deeplearning4j.nn.conf.layers.Layer;
@@ -202,6 +204,30 @@ public final class MtpModel {
             }
         }
         return new ParameterCounts(embedding, trunk, heads, unembedding);
+    }
+
+    /**
+     * This model with another {@link HeadOrder}: same parameters, updater state and iteration count, a graph
+     * whose head layer trains in the given order (the order is fixed when DL4J instantiates the layer).
+     */
+    public MtpModel withHeadOrder(HeadOrder order) {
+        if (order == config.headOrder()) {
+            return this;
+        }
+        ComputationGraphConfiguration conf = graph.getConfiguration().clone();
+        ((MtpHeadLayer) ((LayerVertex) conf.getVertices().get(HEADS)).getLayerConf().getLayer()).setHeadOrder(order);
+        // clone() drops the counters (DL4J M2.1); the learning-rate schedule and Adam's bias correction need them.
+        conf.setIterationCount(graph.getConfiguration().getIterationCount());
+        conf.setEpochCount(graph.getConfiguration().getEpochCount());
+        ComputationGraph reordered = new ComputationGraph(conf);
+        reordered.init(graph.params().dup(), false);
+        INDArray updaterState = graph.getUpdater() == null ? null : graph.getUpdater().getStateViewArray();
+        if (updaterState != null) {
+            reordered.getUpdater().getStateViewArray().assign(updaterState);
+        }
+        MtpModel model = new MtpModel(config.toBuilder().headOrder(order).build(), reordered);
+        model.setLossWeights(lossWeights());
+        return model;
     }
 
     /** Writes configuration, parameters and updater state in DL4J's model format. */

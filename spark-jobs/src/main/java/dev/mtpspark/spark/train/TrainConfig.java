@@ -1,6 +1,7 @@
 package dev.mtpspark.spark.train;
 
 import dev.mtpspark.core.config.HeadArchitecture;
+import dev.mtpspark.core.config.HeadOrder;
 import dev.mtpspark.core.config.InvalidConfigException;
 import dev.mtpspark.core.config.MtpModelConfig;
 import dev.mtpspark.core.config.NormType;
@@ -89,7 +90,8 @@ public record TrainConfig(Run run, Data data, Model model, Optimizer optimizer, 
     /** The architecture; see docs/model.md. {@code loss-weights} empty means 1 for every horizon. */
     public record Model(int contextLength, int predictedTokens, int modelWidth, int attentionHeads, int trunkDepth,
                         int mlpWidth, HeadArchitecture headArchitecture, List<Double> lossWeights, NormType norm,
-                        PositionalEncoding positionalEncoding, double dropout, double initStd, double normEpsilon)
+                        PositionalEncoding positionalEncoding, double dropout, double initStd, double normEpsilon,
+                        HeadOrder headOrder)
             implements Serializable {
 
         public Model {
@@ -97,6 +99,7 @@ public record TrainConfig(Run run, Data data, Model model, Optimizer optimizer, 
             require(headArchitecture, "model.head-architecture");
             require(norm, "model.norm");
             require(positionalEncoding, "model.positional-encoding");
+            require(headOrder, "model.head-order");
         }
 
         /** The core model configuration for a vocabulary; core's key names are mapped to this file's. */
@@ -106,7 +109,7 @@ public record TrainConfig(Run run, Data data, Model model, Optimizer optimizer, 
                         .vocabSize(vocabSize).contextLength(contextLength).predictedTokens(predictedTokens)
                         .modelWidth(modelWidth).attentionHeads(attentionHeads).trunkDepth(trunkDepth).mlpWidth(mlpWidth)
                         .headArchitecture(headArchitecture).normType(norm).positionalEncoding(positionalEncoding)
-                        .dropout(dropout).initStd(initStd).normEpsilon(normEpsilon).seed(seed);
+                        .dropout(dropout).initStd(initStd).normEpsilon(normEpsilon).seed(seed).headOrder(headOrder);
                 if (!lossWeights.isEmpty()) {
                     b.lossWeights(lossWeights.stream().mapToDouble(Double::doubleValue).toArray());
                 }

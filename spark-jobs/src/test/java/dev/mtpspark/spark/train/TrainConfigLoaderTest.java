@@ -1,5 +1,6 @@
 package dev.mtpspark.spark.train;
 
+import dev.mtpspark.core.config.HeadOrder;
 import dev.mtpspark.core.train.GradientClipping;
 import dev.mtpspark.spark.tokenize.BadInputException;
 import org.junit.jupiter.api.Test;
@@ -49,6 +50,10 @@ class TrainConfigLoaderTest {
         assertEquals(List.of(1.0, 0.5, 0.25, 0.125), c.model().lossWeights());
         assertEquals(c, TrainConfigLoader.fromYaml(TrainConfigLoader.toYaml(c), "round trip"));
         assertTrue(TrainConfigLoader.toYaml(c).contains("gradient-clipping: none"));
+        assertEquals(HeadOrder.ALL_AT_ONCE, c.model().toModelConfig(65, 1).headOrder());
+        TrainConfig perHead = TrainConfigLoader.load(f.toString(), List.of("model.head-order=per-head"));
+        assertEquals(HeadOrder.PER_HEAD, perHead.model().toModelConfig(65, 1).headOrder());
+        assertTrue(TrainConfigLoader.toYaml(perHead).contains("head-order: per-head"));
     }
 
     @Test
@@ -61,6 +66,7 @@ class TrainConfigLoaderTest {
         assertMessage(base, List.of("training.steps=110"), "training.steps = 110 is invalid", "multiple of training.averaging-frequency = 50");
         assertMessage(base, List.of("model.attention-heads=3"), "model.", "attention");
         assertMessage(base, List.of("horizon-weights.start=[1,1]", "horizon-weights.end=[1,0.5]"), "horizon-weights", "one weight per horizon");
+        assertMessage(base, List.of("model.head-order=sometimes"), "model.head-order", "per-head");
         assertMessage(base, List.of("nosuch.key=1"), "unknown section nosuch", "sections are");
         assertMessage(base, List.of("steps"), "--set steps is invalid", "key=value");
         assertMessage(write("run: {output: /tmp/x}\n"), List.of(), "data.dataset is required", "");

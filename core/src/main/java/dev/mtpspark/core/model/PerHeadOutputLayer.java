@@ -1,0 +1,241 @@
+package dev.mtpspark.core.model;
+
+import dev.mtpspark.core.config.HeadArchitecture;
+import org.deeplearning4j.nn.conf.NeuralNetConfiguration;
+import org.deeplearning4j.nn.gradient.DefaultGradient;
+import org.deeplearning4j.nn.gradient.Gradient;
+import org.deeplearning4j.nn.workspace.ArrayType;
+import org.deeplearning4j.nn.workspace.LayerWorkspaceMgr;
+import org.nd4j.autodiff.samediff.SDVariable;
+import org.nd4j.autodiff.samediff.SameDiff;
+import org.nd4j.autodiff.samediff.array.SingleThreadArrayHolder;
+import org.nd4j.autodiff.samediff.api.OutAndGrad;
+import org.nd4j.common.primitives.Pair;
+import org.nd4j.linalg.api.buffer.DataType;
+import org.nd4j.linalg.api.memory.MemoryWorkspace;
+import org.nd4j.linalg.api.ndarray.INDArray;
+import org.nd4j.linalg.factory.Nd4j;
+
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * The head layer's implementation for {@link dev.mtpspark.core.config.HeadOrder#PER_HEAD}: the paper's
+ * memory-efficient order. DL4J runs the trunk forward once and hands this layer the trunk output; this layer
+ * runs each head's own small graph ({@link MtpHeadLayer#defineHeadGraph}) forward and backward in turn,
+ * accumulates the parameter gradients and dL/d(trunk output), and lets each head's logits go before the next
+ * head starts; DL4J then runs the trunk backward once.
+ *
+ * <p>The head graphs run outside DL4J's workspaces: inside them nothing would be freed before the whole step
+ * ends, which is exactly the n·[B, T, V] peak this order avoids. Inference ({@code activate}, the
+ * {@code [B, n, T, V]} logits) keeps the all-heads graph, because its output holds every head's logits anyway.
+ *
+ * <p>Sequential heads chain through their hidden states: the hidden states are computed forward first (without
+ * logits), then the depths are back-propagated from the last, each receiving dL/d(hidden) from the later
+ * ones. That costs one extra forward pass of each sequential block.
+ */
+final class PerHeadOutputLayer extends LayerImplementations.OutputLayer {
+    private SameDiff[] heads;
+    /** The loss of the last back-propagated batch, for the score DL4J asks for right after the backward pass. */
+    private double lastLoss = Double.NaN;
+    private INDArray lastLossInput;
+    private INDArray lastLossLabels;
+
+    PerHeadOutputLayer(NeuralNetConfiguration conf, DataType dataType) {
+        super(conf, dataType);
+    }
+
+    private MtpHeadLayer head() {
+        return (MtpHeadLayer) layerConf();
+    }
+
+    @Override
+    public Pair<Gradient, INDArray> backpropGradient(INDArray epsilon, LayerWorkspaceMgr workspaceMgr) {
+        applyDropOutIfNecessary(true, workspaceMgr);
+        assertInputSet(true);
+        if (labels == null) {
+            throw new IllegalStateException("Cannot back-propagate the MTP heads: labels are not set");
+        }
+        INDArray inputGradient;
+        double loss;
+        try (MemoryWorkspace ignored = Nd4j.getWorkspaceManager().scopeOutOfWorkspaces()) {
+            SameDiff[] graphs = graphs();
+            for (INDArray g : gradTable.values()) {
+                g.assign(0);
+            }
+            inputGradient = Nd4j.zeros(dataType, input.shape());
+            loss = sequential() ? backpropSequential(graphs, inputGradient) : backpropIndependent(graphs, inputGradient);
+        }
+        Gradient gradient = new DefaultGradient();
+        for (Map.Entry<String, INDArray> e : gradTable.entrySet()) {
+            gradient.gradientForVariable().put(e.getKey(), e.getValue());
+        }
+        if (!workspaceMgr.isScopedOut(ArrayType.ACTIVATION_GRAD)) {
+            inputGradient = workspaceMgr.dup(ArrayType.ACTIVATION_GRAD, inputGradient);
+        }
+        backpropDropOutIfPresent(inputGradient);
+        lastLoss = loss;
+        lastLossInput = input;
+        lastLossLabels = labels;
+        return new Pair<>(gradient, inputGradient);
+    }
+
+    /** Parallel and linear heads: each head forward + backward on its own; returns the summed weighted loss. */
+    private double backpropIndependent(SameDiff[] graphs, INDArray inputGradient) {
+        double loss = 0;
+        for (SameDiff graph : graphs) {
+            loss += step(graph, placeholders(null, null), inputGradient, null);
+        }
+        return loss;
+    }
+
+    /**
+     * Sequential heads: hidden states forward (no logits), then depths n..1 backward, each adding the gradient
+     * of the later depths through {@link MtpHeadLayer#HEAD_UPSTREAM}.
+     */
+    private double backpropSequential(SameDiff[] graphs, INDArray inputGradient) {
+        int n = graphs.length;
+        INDArray[] hidden = new INDArray[n];
+        for (int k = 1; k < n; k++) {
+            Map<String, INDArray> ph = placeholders(k >= 2 ? hidden[k - 2] : null, null);
+            hidden[k - 1] = graphs[k - 1].outputSingle(ph, MtpHeadLayer.HEAD_HIDDEN).dup();
+        }
+        double loss = 0;
+        INDArray upstream = null;
+        for (int k = n; k >= 1; k--) {
+            INDArray[] previousGradient = new INDArray[1];
+            loss += step(graphs[k - 1], placeholders(k >= 2 ? hidden[k - 2] : null, upstream), inputGradient,
+                    k >= 2 ? previousGradient : null);
+            upstream = previousGradient[0];
+        }
+        return loss;
+    }
+
+    /**
+     * One head's forward and backward: adds its parameter gradients to the layer's gradient and its input gradient
+     * to {@code inputGradient}; stores dL/d(previous depth) in {@code previousGradient[0]} when asked.
+     */
+    private double step(SameDiff graph, Map<String, INDArray> placeholders, INDArray inputGradient, INDArray[] previousGradient) {
+        List<String> wanted = new ArrayList<>(parametersOf(graph));
+        wanted.add(MtpHeadLayer.HEAD_INPUT);
+        if (previousGradient != null) {
+            wanted.add(MtpHeadLayer.HEAD_PREVIOUS);
+        }
+        OutAndGrad result = graph.calculateGradientsAndOutputs(placeholders, List.of(MtpHeadLayer.HEAD_LOSS), wanted);
+        Map<String, INDArray> grads = result.getGradients();
+        for (String name : parametersOf(graph)) {
+            gradTable.get(name).addi(grads.get(name));
+        }
+        inputGradient.addi(grads.get(MtpHeadLayer.HEAD_INPUT));
+        if (previousGradient != null) {
+            previousGradient[0] = grads.get(MtpHeadLayer.HEAD_PREVIOUS).dup();
+        }
+        double loss = result.getOutputs().get(MtpHeadLayer.HEAD_LOSS).getDouble(0);
+        graph.clearPlaceholders(true);
+        graph.clearOpInputs();
+        return loss;
+    }
+
+    @Override
+    public double computeScore(double fullNetRegTerm, boolean training, LayerWorkspaceMgr workspaceMgr) {
+        applyDropOutIfNecessary(training, workspaceMgr);
+        double loss;
+        if (input == lastLossInput && labels == lastLossLabels && !Double.isNaN(lastLoss)) {
+            loss = lastLoss;                                  // DL4J scores right after back-propagating the same batch
+        } else {
+            try (MemoryWorkspace ignored = Nd4j.getWorkspaceManager().scopeOutOfWorkspaces()) {
+                loss = forwardLoss(graphs());
+            }
+        }
+        lastLoss = Double.NaN;
+        lastLossInput = null;
+        lastLossLabels = null;
+        return (loss + fullNetRegTerm) / input.size(0);
+    }
+
+    /** The summed weighted loss, one head at a time, without gradients. */
+    private double forwardLoss(SameDiff[] graphs) {
+        double loss = 0;
+        INDArray previous = null;
+        for (int k = 1; k <= graphs.length; k++) {
+            SameDiff graph = graphs[k - 1];
+            Map<String, INDArray> ph = placeholders(sequential() && k >= 2 ? previous : null, null);
+            List<String> outputs = sequential() ? List.of(MtpHeadLayer.HEAD_LOSS, MtpHeadLayer.HEAD_HIDDEN) : List.of(MtpHeadLayer.HEAD_LOSS);
+            Map<String, INDArray> out = graph.output(ph, outputs);
+            loss += out.get(MtpHeadLayer.HEAD_LOSS).getDouble(0);
+            if (sequential()) {
+                previous = out.get(MtpHeadLayer.HEAD_HIDDEN).dup();
+            }
+            graph.clearPlaceholders(true);
+            graph.clearOpInputs();
+        }
+        return loss;
+    }
+
+    private boolean sequential() {
+        return head().getHeadArchitecture() == HeadArchitecture.SEQUENTIAL;
+    }
+
+    private Map<String, INDArray> placeholders(INDArray previous, INDArray upstream) {
+        Map<String, INDArray> ph = new HashMap<>();
+        ph.put(MtpHeadLayer.HEAD_INPUT, input);
+        ph.put(MtpHeadLayer.HEAD_LABELS, labels);
+        if (previous != null) {
+            ph.put(MtpHeadLayer.HEAD_PREVIOUS, previous);
+        }
+        if (upstream != null) {
+            ph.put(MtpHeadLayer.HEAD_UPSTREAM, upstream);
+        }
+        return ph;
+    }
+
+    /** The layer parameters a head graph uses: its variables, which are exactly the parameters it read. */
+    private List<String> parametersOf(SameDiff graph) {
+        List<String> names = new ArrayList<>();
+        for (SDVariable v : graph.variables()) {
+            if (paramTable.containsKey(v.name())) {
+                names.add(v.name());
+            }
+        }
+        return names;
+    }
+
+    /** Builds the n head graphs on first use; parameters are the layer's own arrays (views of the flat vector). */
+    private SameDiff[] graphs() {
+        if (heads != null) {
+            return heads;
+        }
+        MtpHeadLayer conf = head();
+        int n = conf.getPredictedTokens();
+        long[] inputShape = input.shape().clone();
+        inputShape[0] = -1;
+        long[] labelShape = labels == null ? new long[] {-1, n, conf.getSpec().getContextLength()} : labels.shape().clone();
+        labelShape[0] = -1;
+        Map<String, long[]> shapes = conf.getLayerParams().getParamShapes();
+        SameDiff[] built = new SameDiff[n];
+        for (int k = 1; k <= n; k++) {
+            SameDiff sd = SameDiff.create();
+            // As DL4J's own SameDiff layers: a single-thread array holder lets variables be views of the flat parameters.
+            sd.setArrayHolders(new SingleThreadArrayHolder(), new SingleThreadArrayHolder(), false);
+            conf.defineHeadGraph(sd, k, inputShape, labelShape, dataType, name -> {
+                long[] shape = shapes.get(name);
+                if (shape == null) {
+                    throw new IllegalStateException("head " + conf.getLayerName() + " has no parameter " + name);
+                }
+                SDVariable v = sd.var(name, dataType, shape);
+                sd.associateArrayWithVariable(paramTable.get(name), v);
+                return v;
+            });
+            List<String> needGradients = new ArrayList<>(List.of(MtpHeadLayer.HEAD_INPUT));
+            if (sd.hasVariable(MtpHeadLayer.HEAD_PREVIOUS)) {
+                needGradients.add(MtpHeadLayer.HEAD_PREVIOUS);
+            }
+            sd.createGradFunction(needGradients.toArray(new String[0]));
+            built[k - 1] = sd;
+        }
+        heads = built;
+        return heads;
+    }
+}
