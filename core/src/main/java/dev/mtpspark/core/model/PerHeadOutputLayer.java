@@ -10,6 +10,9 @@ import org.nd4j.autodiff.samediff.SDVariable;
 import org.nd4j.autodiff.samediff.SameDiff;
 import org.nd4j.autodiff.samediff.array.SingleThreadArrayHolder;
 import org.nd4j.autodiff.samediff.api.OutAndGrad;
+import org.nd4j.autodiff.samediff.internal.InferenceSession;
+import org.nd4j.autodiff.samediff.internal.memory.AbstractMemoryMgr;
+import org.nd4j.linalg.api.shape.LongShapeDescriptor;
 import org.nd4j.common.primitives.Pair;
 import org.nd4j.linalg.api.buffer.DataType;
 import org.nd4j.linalg.api.memory.MemoryWorkspace;
@@ -28,8 +31,10 @@ import java.util.Map;
  * accumulates the parameter gradients and dL/d(trunk output), and lets each head's logits go before the next
  * head starts; DL4J then runs the trunk backward once.
  *
- * <p>The head graphs run outside DL4J's workspaces: inside them nothing would be freed before the whole step
- * ends, which is exactly the n·[B, T, V] peak this order avoids. Inference ({@code activate}, the
+ * <p>The head graphs run outside DL4J's workspaces, with a SameDiff memory manager that frees every array a head
+ * allocated once that head is done ({@link HeadScopedMemoryMgr}): inside DL4J's workspaces nothing would be freed
+ * before the whole step ends, and SameDiff's default cache keeps released arrays (up to a quarter of the off-heap
+ * limit) — either would bring back the n·[B, T, V] peak this order avoids. Inference ({@code activate}, the
  * {@code [B, n, T, V]} logits) keeps the all-heads graph, because its output holds every head's logits anyway.
  *
  * <p>Sequential heads chain through their hidden states: the hidden states are computed forward first (without
@@ -38,6 +43,7 @@ import java.util.Map;
  */
 final class PerHeadOutputLayer extends LayerImplementations.OutputLayer {
     private SameDiff[] heads;
+    private final HeadScopedMemoryMgr memory = new HeadScopedMemoryMgr();
     /** The loss of the last back-propagated batch, for the score DL4J asks for right after the backward pass. */
     private double lastLoss = Double.NaN;
     private INDArray lastLossInput;
@@ -100,7 +106,9 @@ final class PerHeadOutputLayer extends LayerImplementations.OutputLayer {
         INDArray[] hidden = new INDArray[n];
         for (int k = 1; k < n; k++) {
             Map<String, INDArray> ph = placeholders(k >= 2 ? hidden[k - 2] : null, null);
+            allocateThroughMemory(graphs[k - 1].getSessions(), graphs[k - 1]);
             hidden[k - 1] = graphs[k - 1].outputSingle(ph, MtpHeadLayer.HEAD_HIDDEN).dup();
+            memory.freeAll();
         }
         double loss = 0;
         INDArray upstream = null;
@@ -123,6 +131,7 @@ final class PerHeadOutputLayer extends LayerImplementations.OutputLayer {
         if (previousGradient != null) {
             wanted.add(MtpHeadLayer.HEAD_PREVIOUS);
         }
+        allocateThroughMemory(graph.getFunction("grad").getSessions(), graph.getFunction("grad"));
         OutAndGrad result = graph.calculateGradientsAndOutputs(placeholders, List.of(MtpHeadLayer.HEAD_LOSS), wanted);
         Map<String, INDArray> grads = result.getGradients();
         for (String name : parametersOf(graph)) {
@@ -135,6 +144,7 @@ final class PerHeadOutputLayer extends LayerImplementations.OutputLayer {
         double loss = result.getOutputs().get(MtpHeadLayer.HEAD_LOSS).getDouble(0);
         graph.clearPlaceholders(true);
         graph.clearOpInputs();
+        memory.freeAll();                                     // this head's logits and everything else it allocated
         return loss;
     }
 
@@ -163,6 +173,7 @@ final class PerHeadOutputLayer extends LayerImplementations.OutputLayer {
             SameDiff graph = graphs[k - 1];
             Map<String, INDArray> ph = placeholders(sequential() && k >= 2 ? previous : null, null);
             List<String> outputs = sequential() ? List.of(MtpHeadLayer.HEAD_LOSS, MtpHeadLayer.HEAD_HIDDEN) : List.of(MtpHeadLayer.HEAD_LOSS);
+            allocateThroughMemory(graph.getSessions(), graph);
             Map<String, INDArray> out = graph.output(ph, outputs);
             loss += out.get(MtpHeadLayer.HEAD_LOSS).getDouble(0);
             if (sequential()) {
@@ -170,8 +181,63 @@ final class PerHeadOutputLayer extends LayerImplementations.OutputLayer {
             }
             graph.clearPlaceholders(true);
             graph.clearOpInputs();
+            memory.freeAll();
         }
         return loss;
+    }
+
+    /** Makes this thread's session of {@code graph} allocate through {@link #memory}. */
+    private void allocateThroughMemory(Map<Long, InferenceSession> sessions, SameDiff graph) {
+        sessions.computeIfAbsent(Thread.currentThread().getId(), id -> SameDiff.getInferenceFactory().create(graph))
+                .setMmgr(memory);
+    }
+
+    /**
+     * Allocates plain (detached) arrays and frees them at the latest when {@link #freeAll} is called after a head:
+     * SameDiff (M2.1) never releases the arrays of a gradient computation (it turns its release path off for the
+     * gradient function), so without this they would live until the garbage collector finalised them — many
+     * steps later, with the memory of every head in between. Arrays the session does release are freed at once.
+     */
+    static final class HeadScopedMemoryMgr extends AbstractMemoryMgr {
+        private final Map<Long, INDArray> live = new HashMap<>();
+
+        @Override
+        public INDArray allocate(boolean detached, DataType dataType, long... shape) {
+            return track(Nd4j.createUninitializedDetached(dataType, shape));
+        }
+
+        @Override
+        public INDArray allocate(boolean detached, LongShapeDescriptor descriptor) {
+            return descriptor.isEmpty() ? Nd4j.create(descriptor)
+                    : track(Nd4j.createUninitializedDetached(descriptor.dataType(), descriptor.getShape()));
+        }
+
+        private INDArray track(INDArray array) {
+            live.put(array.getId(), array);
+            return array;
+        }
+
+        @Override
+        public void release(INDArray array) {
+            if (live.remove(array.getId()) != null && array.closeable()) {
+                array.close();
+            }
+        }
+
+        /** Frees every array still allocated; the caller has copied out whatever it needs. */
+        void freeAll() {
+            for (INDArray array : live.values()) {
+                if (!array.wasClosed() && array.closeable()) {
+                    array.close();
+                }
+            }
+            live.clear();
+        }
+
+        @Override
+        public void close() {
+            freeAll();
+        }
     }
 
     private boolean sequential() {
