@@ -2,9 +2,21 @@ package dev.mtpspark.core.model;
 
 import org.deeplearning4j.nn.api.Layer;
 import org.deeplearning4j.nn.conf.NeuralNetConfiguration;
+import org.deeplearning4j.nn.gradient.DefaultGradient;
 import org.deeplearning4j.nn.gradient.Gradient;
+import org.deeplearning4j.nn.layers.samediff.DL4JSameDiffMemoryMgr;
+import org.deeplearning4j.nn.workspace.ArrayType;
 import org.deeplearning4j.nn.workspace.LayerWorkspaceMgr;
+import org.nd4j.autodiff.samediff.SameDiff;
+import org.nd4j.autodiff.samediff.api.OutAndGrad;
 import org.nd4j.common.primitives.Pair;
+import org.nd4j.linalg.api.memory.MemoryWorkspace;
+import org.nd4j.linalg.factory.Nd4j;
+
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
 import org.nd4j.linalg.api.buffer.DataType;
 import org.nd4j.linalg.api.ndarray.INDArray;
 
@@ -42,8 +54,18 @@ final class LayerImplementations {
         }
     }
 
-    /** Output (head) layer implementation with input dropout. */
+    /**
+     * Output (head) layer implementation with input dropout, which also keeps the loss its backward pass computed:
+     * DL4J asks an output layer for the score right after back-propagating it, and DL4J's own implementation
+     * answers by running the whole forward pass again (every head's logits and losses) — measured at about a
+     * sixth of a training step (docs/performance.md). Here one SameDiff execution returns the gradients and the
+     * loss together.
+     */
     static class OutputLayer extends org.deeplearning4j.nn.layers.samediff.SameDiffOutputLayer {
+        private double lastLoss = Double.NaN;
+        private INDArray lastLossInput;
+        private INDArray lastLossLabels;
+
         OutputLayer(NeuralNetConfiguration conf, DataType dataType) {
             super(conf, dataType);
         }
@@ -57,16 +79,83 @@ final class LayerImplementations {
         @Override
         public double computeScore(double fullNetRegTerm, boolean training, LayerWorkspaceMgr workspaceMgr) {
             applyDropOutIfNecessary(training, workspaceMgr);
+            if (input == lastLossInput && labels == lastLossLabels && !Double.isNaN(lastLoss)) {
+                double loss = takeLastLoss();
+                return (loss + fullNetRegTerm) / input.size(0);
+            }
+            takeLastLoss();
+            return scoreWithoutBackprop(fullNetRegTerm, training, workspaceMgr);
+        }
+
+        /** The score of a batch that was not just back-propagated. */
+        protected double scoreWithoutBackprop(double fullNetRegTerm, boolean training, LayerWorkspaceMgr workspaceMgr) {
             return super.computeScore(fullNetRegTerm, training, workspaceMgr);
+        }
+
+        /** Records the loss of the batch just back-propagated, for the score DL4J asks for next. */
+        protected void rememberLoss(double loss) {
+            lastLoss = loss;
+            lastLossInput = input;
+            lastLossLabels = labels;
+        }
+
+        private double takeLastLoss() {
+            double loss = lastLoss;
+            lastLoss = Double.NaN;
+            lastLossInput = null;
+            lastLossLabels = null;
+            return loss;
         }
 
         @Override
         public Pair<Gradient, INDArray> backpropGradient(INDArray epsilon, LayerWorkspaceMgr workspaceMgr) {
             // ComputationGraph back-propagates the output layer before it computes the score.
             applyDropOutIfNecessary(true, workspaceMgr);
-            Pair<Gradient, INDArray> result = super.backpropGradient(epsilon, workspaceMgr);
-            backpropDropOutIfPresent(result.getSecond());
-            return result;
+            assertInputSet(true);
+            if (labels == null) {
+                throw new IllegalStateException("Cannot back-propagate the MTP heads: labels are not set");
+            }
+            try (MemoryWorkspace ignored = Nd4j.getWorkspaceManager().scopeOutOfWorkspaces()) {
+                if (sameDiff == null) {
+                    doInit();
+                }
+                if (sameDiff.getFunction("grad") == null) {
+                    sameDiff.createGradFunction(INPUT_KEY);
+                }
+            }
+            // As DL4J's implementation: the gradient session allocates in DL4J's workspaces for this step.
+            SameDiff gradFunction = sameDiff.getFunction("grad");
+            gradFunction.getSessions().computeIfAbsent(Thread.currentThread().getId(),
+                    id -> SameDiff.getInferenceFactory().create(gradFunction)).setMmgr(new DL4JSameDiffMemoryMgr(
+                    workspaceMgr.getWorkspaceName(ArrayType.BP_WORKING_MEM), workspaceMgr.getWorkspaceName(ArrayType.ACTIVATION_GRAD),
+                    workspaceMgr.getConfiguration(ArrayType.BP_WORKING_MEM), workspaceMgr.getConfiguration(ArrayType.ACTIVATION_GRAD)));
+
+            List<String> wanted = new ArrayList<>(paramTable.keySet());
+            wanted.add(INPUT_KEY);
+            Map<String, INDArray> placeholders = new HashMap<>();
+            placeholders.put(INPUT_KEY, input);
+            placeholders.put(LABELS_KEY, labels);
+            OutAndGrad result = sameDiff.calculateGradientsAndOutputs(placeholders, List.of(outputVar.name()), wanted);
+            Gradient gradient = new DefaultGradient();
+            for (String name : paramTable.keySet()) {
+                INDArray target = gradTable.get(name);
+                target.assign(result.getGradients().get(name));
+                gradient.gradientForVariable().put(name, target);
+            }
+            double loss = result.getOutputs().get(outputVar.name()).getDouble(0);
+            INDArray inputGradient = result.getGradients().get(INPUT_KEY);
+            sameDiff.clearPlaceholders(true);
+            sameDiff.clearOpInputs();
+            boolean scopedOut = workspaceMgr.isScopedOut(ArrayType.ACTIVATION_GRAD);
+            if (!scopedOut && !inputGradient.data().getParentWorkspace().getId()
+                    .equals(workspaceMgr.getWorkspaceName(ArrayType.ACTIVATION_GRAD))) {
+                inputGradient = workspaceMgr.dup(ArrayType.ACTIVATION_GRAD, inputGradient);
+            } else if (scopedOut && inputGradient.isAttached()) {
+                inputGradient = inputGradient.detach();
+            }
+            backpropDropOutIfPresent(inputGradient);
+            rememberLoss(loss);
+            return new Pair<>(gradient, inputGradient);
         }
     }
 

@@ -44,10 +44,6 @@ import java.util.Map;
 final class PerHeadOutputLayer extends LayerImplementations.OutputLayer {
     private SameDiff[] heads;
     private final HeadScopedMemoryMgr memory = new HeadScopedMemoryMgr();
-    /** The loss of the last back-propagated batch, for the score DL4J asks for right after the backward pass. */
-    private double lastLoss = Double.NaN;
-    private INDArray lastLossInput;
-    private INDArray lastLossLabels;
 
     PerHeadOutputLayer(NeuralNetConfiguration conf, DataType dataType) {
         super(conf, dataType);
@@ -82,9 +78,7 @@ final class PerHeadOutputLayer extends LayerImplementations.OutputLayer {
             inputGradient = workspaceMgr.dup(ArrayType.ACTIVATION_GRAD, inputGradient);
         }
         backpropDropOutIfPresent(inputGradient);
-        lastLoss = loss;
-        lastLossInput = input;
-        lastLossLabels = labels;
+        rememberLoss(loss);
         return new Pair<>(gradient, inputGradient);
     }
 
@@ -148,20 +142,13 @@ final class PerHeadOutputLayer extends LayerImplementations.OutputLayer {
         return loss;
     }
 
+    /** Scores a batch that was not just back-propagated (evaluation), one head at a time. */
     @Override
-    public double computeScore(double fullNetRegTerm, boolean training, LayerWorkspaceMgr workspaceMgr) {
-        applyDropOutIfNecessary(training, workspaceMgr);
+    protected double scoreWithoutBackprop(double fullNetRegTerm, boolean training, LayerWorkspaceMgr workspaceMgr) {
         double loss;
-        if (input == lastLossInput && labels == lastLossLabels && !Double.isNaN(lastLoss)) {
-            loss = lastLoss;                                  // DL4J scores right after back-propagating the same batch
-        } else {
-            try (MemoryWorkspace ignored = Nd4j.getWorkspaceManager().scopeOutOfWorkspaces()) {
-                loss = forwardLoss(graphs());
-            }
+        try (MemoryWorkspace ignored = Nd4j.getWorkspaceManager().scopeOutOfWorkspaces()) {
+            loss = forwardLoss(graphs());
         }
-        lastLoss = Double.NaN;
-        lastLossInput = null;
-        lastLossLabels = null;
         return (loss + fullNetRegTerm) / input.size(0);
     }
 

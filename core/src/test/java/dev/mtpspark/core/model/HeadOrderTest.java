@@ -42,7 +42,9 @@ class HeadOrderTest {
 
         Map<String, INDArray> expected = gradients(allAtOnce.graph(), batch);
         Map<String, INDArray> actual = gradients(perHead.graph(), batch);
-        assertEquals(allAtOnce.graph().score(), perHead.graph().score(), 1e-12, "training score");
+        double allAtOnceTrainingScore = allAtOnce.graph().score();
+        double perHeadTrainingScore = perHead.graph().score();
+        assertEquals(allAtOnceTrainingScore, perHeadTrainingScore, 1e-12, "training score");
         assertEquals(expected.keySet(), actual.keySet());
         for (String name : expected.keySet()) {
             INDArray e = expected.get(name);
@@ -53,6 +55,9 @@ class HeadOrderTest {
             assertTrue(a.norm2Number().doubleValue() > 0 || name.startsWith("embed"), name + " has a zero gradient");
         }
         assertEquals(allAtOnce.score(batch), perHead.score(batch), 1e-12, "inference score");
+        // The training score is the loss the backward pass computed; it must equal a separate forward pass.
+        assertEquals(allAtOnce.score(batch), allAtOnceTrainingScore, 1e-12, "all-at-once training score vs forward pass");
+        assertEquals(perHead.score(batch), perHeadTrainingScore, 1e-12, "per-head training score vs forward pass");
         assertEquals(allAtOnce.logits(batch.getFeatures(0)), perHead.logits(batch.getFeatures(0)));
     }
 
