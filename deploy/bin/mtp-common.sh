@@ -21,6 +21,8 @@
 #   MTP_EXTRA_JARS             --jars, e.g. the CUDA redist jar for a -Pcuda application jar
 #   MTP_DRIVER_JAVA_OPTS       appended to spark.driver.extraJavaOptions
 #   MTP_EXECUTOR_JAVA_OPTS     appended to spark.executor.extraJavaOptions
+#   MTP_MALLOC_MMAP_THRESHOLD  glibc mmap threshold in bytes for executors and a client-mode driver (default: unset,
+#                              glibc's own); 1048576 is recommended with model.head-order: per-head
 #   MTP_ADD_OPENS=1            also put Spark's Java 17 --add-opens flags into both extraJavaOptions (only needed with
 #                              a launcher other than a Spark 3.3+ distribution's spark-submit, which adds them itself)
 #   MTP_SUBMIT_OPTS            more spark-submit options, split on spaces, placed after ours (a later --conf of the
@@ -32,6 +34,9 @@
 #   -Dorg.bytedeco.javacpp.maxbytes         = OFFHEAP
 #   -Dorg.bytedeco.javacpp.maxphysicalbytes = HEAP + OFFHEAP + OVERHEAD/2   (JavaCPP frees/fails before the kill)
 #   spark.{driver,executor}.memoryOverhead  = OFFHEAP + OVERHEAD            (container = HEAP + this)
+#   spark.executorEnv.MALLOC_MMAP_THRESHOLD_ = MTP_MALLOC_MMAP_THRESHOLD, when set
+#     glibc otherwise raises its mmap threshold to 32 MiB after the first large free and keeps freed mid-sized
+#     ND4J arrays in its arenas; with the per-head order that grows resident memory with n (docs/performance.md).
 
 MTP_MAIN_CLASS_DEFAULT=dev.mtpspark.spark.MtpCli
 MTP_KRYO_REGISTRATORS=org.nd4j.kryo.Nd4jRegistrator,dev.mtpspark.spark.MtpKryoRegistrator
@@ -146,6 +151,13 @@ mtp_submit() {
         --conf "spark.executor.memoryOverhead=${e_over}m"
         --conf "spark.driver.extraJavaOptions=$driver_java"
         --conf "spark.executor.extraJavaOptions=$exec_java")
+  local malloc_threshold="${MTP_MALLOC_MMAP_THRESHOLD:-}"
+  if [ -n "$malloc_threshold" ]; then
+    [[ "$malloc_threshold" =~ ^[0-9]+$ ]] || mtp_die "MTP_MALLOC_MMAP_THRESHOLD must be a number of bytes, not '$malloc_threshold'"
+    cmd+=(--conf "spark.executorEnv.MALLOC_MMAP_THRESHOLD_=$malloc_threshold")
+    # A client-mode driver is this script's child; the same setting for it.
+    export MALLOC_MMAP_THRESHOLD_="${MALLOC_MMAP_THRESHOLD_:-$malloc_threshold}"
+  fi
   local gpus="${MTP_GPUS_PER_EXECUTOR:-0}"
   [[ "$gpus" =~ ^[0-9]+$ ]] || mtp_die "MTP_GPUS_PER_EXECUTOR must be a whole number, not '$gpus'"
   if [ "$gpus" -gt 0 ]; then

@@ -121,7 +121,10 @@ class SubmitScriptsTest {
             assertEquals("org.apache.spark.serializer.KryoSerializer", s.conf().get("spark.serializer"));
             assertEquals("org.nd4j.kryo.Nd4jRegistrator,dev.mtpspark.spark.MtpKryoRegistrator", s.conf().get("spark.kryo.registrator"));
             assertEquals("mtp-" + job, s.options().get("--name"));
+            assertFalse(s.conf().containsKey("spark.executorEnv.MALLOC_MMAP_THRESHOLD_"), "glibc's default unless asked");
         }
+        Submit tuned = print(Map.of("MTP_MALLOC_MMAP_THRESHOLD", "1048576"), "bin/mtp-train", "--print-command", "--config", "c.yaml");
+        assertEquals("1048576", tuned.conf().get("spark.executorEnv.MALLOC_MMAP_THRESHOLD_"));
     }
 
     @Test
