@@ -1,0 +1,23 @@
+#!/usr/bin/env bash
+# Training step time, tokens/s and MFU of the Java model against the PyTorch reference (issue 7, benchmark 1),
+# interleaved in one run (blocks of steps alternate Java, PyTorch, Java, …), small (nanoGPT CPU recipe) and
+# large shapes, n = 1 and n = 4 (parameter-matched and not), plus the machine's fp32 matrix-multiply peak.
+# See benchmarks/reference/README.md. Needs the reference (benchmarks/reference/install.sh).
+# Usage: benchmarks/java-vs-pytorch.sh [bench_interleaved.py options, e.g. --rounds small=8,large=4 --threads 2]
+#   → prints the figures, writes benchmarks/results/java-vs-pytorch.json (a few minutes on an idle 2-core machine)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+py="${MTP_REFERENCE_PYTHON:-/usr/bin/python3}"   # Debian's python3-torch lives here, not in a pyenv/venv python
+if ! "$py" -c 'import torch, numpy' >/dev/null 2>&1; then
+  echo "PyTorch reference not installed: run benchmarks/reference/install.sh" >&2
+  exit 1
+fi
+threads="${MTP_BENCH_THREADS:-2}"
+# Both sides get the same thread count: torch.set_num_threads in the driver; OpenMP/OpenBLAS for both processes.
+export OMP_NUM_THREADS="$threads" OPENBLAS_NUM_THREADS="$threads" MKL_NUM_THREADS="$threads"
+# Build now (bin/mtp-local builds on first use), not while the benchmark is timing: with stdin closed the step
+# server starts and exits at once.
+MTP_MAIN_CLASS=dev.mtpspark.spark.bench.StepServer bin/mtp-local </dev/null >/dev/null
+echo "load: $(uptime)"
+exec "$py" benchmarks/reference/bench_interleaved.py --threads "$threads" \
+  --command "MTP_BENCH_THREADS=$threads benchmarks/java-vs-pytorch.sh${*:+ $*}" "$@"

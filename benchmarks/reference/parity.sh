@@ -1,0 +1,19 @@
+#!/usr/bin/env bash
+# Parity check of the Java MTP model against the PyTorch reference (issue 7): same initial weights and batch →
+# per-horizon losses within 1e-5 and every parameter's gradient norm within 1e-4 relative, for parallel and
+# sequential heads with n = 1, 2, 4 (double and single precision) and a few variants. Run by .ci/run after
+# `mvn -B verify`; skipped (exit 0) where the reference is not installed. See benchmarks/reference/README.md.
+# Usage: benchmarks/reference/parity.sh [output dir, default target/reference-parity]
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+py="${MTP_REFERENCE_PYTHON:-/usr/bin/python3}"   # Debian's python3-torch, not a pyenv/venv python
+if ! "$py" -c 'import torch, numpy' >/dev/null 2>&1; then
+  echo "parity check skipped: PyTorch reference not installed (run benchmarks/reference/install.sh)"
+  exit 0
+fi
+out="${1:-target/reference-parity}"
+rm -rf "$out"
+mkdir -p "$out"
+# Java side: builds each case's model, writes weights, batch, gradients (.npz) and losses/gradient norms (JSON).
+MTP_MAIN_CLASS=dev.mtpspark.spark.bench.ReferenceParityDump bin/mtp-local "$out"
+OMP_NUM_THREADS="${OMP_NUM_THREADS:-2}" "$py" benchmarks/reference/parity.py "$out"
