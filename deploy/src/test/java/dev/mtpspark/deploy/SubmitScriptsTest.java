@@ -122,6 +122,7 @@ class SubmitScriptsTest {
             assertEquals("org.nd4j.kryo.Nd4jRegistrator,dev.mtpspark.spark.MtpKryoRegistrator", s.conf().get("spark.kryo.registrator"));
             assertEquals("mtp-" + job, s.options().get("--name"));
             assertFalse(s.conf().containsKey("spark.executorEnv.MALLOC_MMAP_THRESHOLD_"), "glibc's default unless asked");
+            assertEquals("passive", s.conf().get("spark.executorEnv.OMP_WAIT_POLICY"));
         }
         Submit tuned = print(Map.of("MTP_MALLOC_MMAP_THRESHOLD", "1048576"), "bin/mtp-train", "--print-command", "--config", "c.yaml");
         assertEquals("1048576", tuned.conf().get("spark.executorEnv.MALLOC_MMAP_THRESHOLD_"));
@@ -215,7 +216,8 @@ class SubmitScriptsTest {
                 "spark.executor.resource.gpu.amount", "1",
                 "spark.task.resource.gpu.amount", "1",
                 "spark.executor.resource.gpu.discoveryScript", "./getGpusResources.sh",
-                "spark.authenticate", "true");
+                "spark.authenticate", "true",
+                "spark.executorEnv.OMP_WAIT_POLICY", "passive");
         required.forEach((k, v) -> assertEquals(v, p.getProperty(k), k));
         for (String k : p.stringPropertyNames()) {
             assertTrue(k.startsWith("spark."), "not a Spark property: " + k);
