@@ -15,6 +15,9 @@ fi
 threads="${MTP_BENCH_THREADS:-2}"
 # Both sides get the same thread count: torch.set_num_threads in the driver; OpenMP/OpenBLAS for both processes.
 export OMP_NUM_THREADS="$threads" OPENBLAS_NUM_THREADS="$threads" MKL_NUM_THREADS="$threads"
+# Passive OpenMP waiting for both (the project's default, docs/performance.md "Thread settings"): with
+# busy-waiting threads, the idle side's spinning steals the cores from the side that is being timed.
+export OMP_WAIT_POLICY="${OMP_WAIT_POLICY:-passive}"
 # Build now (bin/mtp-local builds on first use), not while the benchmark is timing: with stdin closed the step
 # server starts and exits at once.
 MTP_MAIN_CLASS=dev.mtpspark.spark.bench.StepServer bin/mtp-local </dev/null >/dev/null

@@ -299,7 +299,8 @@ def main():
         "machine": machine,
         "threads": {"torch.set_num_threads": args.threads, "OMP_NUM_THREADS": args.threads,
                     "OPENBLAS_NUM_THREADS": args.threads, "MKL_NUM_THREADS": args.threads,
-                    "nd4jOmpThreads": machine.get("nd4jOmpThreads")},
+                    "nd4jOmpThreads": machine.get("nd4jOmpThreads"),
+                    "OMP_WAIT_POLICY": os.environ.get("OMP_WAIT_POLICY", "unset (libgomp default: spin, then sleep)")},
         "javaHeadOrder": args.head_order,
         "method": ("single precision; training step = forward + backward + Adam(lr %g) update: MtpModel.fit (DL4J "
                    "ComputationGraph, timed on a worker thread of a long-lived JVM) vs zero_grad/backward/"

@@ -1,6 +1,7 @@
 package dev.mtpspark.spark.bench;
 
 import dev.mtpspark.core.config.HeadArchitecture;
+import dev.mtpspark.core.config.HeadOrder;
 import dev.mtpspark.core.config.MtpModelConfig;
 import dev.mtpspark.core.model.MtpBatches;
 import dev.mtpspark.core.model.MtpModel;
@@ -20,7 +21,7 @@ import java.util.Random;
 
 /**
  * Local training-step time (plain {@code MtpModel.fit}, no Spark) of n = 1 against n = 4, parameter-matched
- * and not. The configurations run interleaved (A B C A B C …) so that drift of the machine (other load,
+ * and not, each with the heads computed all at once and in the paper's per-head order. The configurations run interleaved (A B C A B C …) so that drift of the machine (other load,
  * frequency, GC) hits all of them alike; the first {@code warmup} steps of each are discarded. Batches are
  * built from random token windows (fixed seed) outside the timed region: only {@code fit} is timed.
  *
@@ -43,7 +44,7 @@ public final class TrainStepBenchmark {
     record Shape(String name, int vocab, int context, int batch, int width, int heads, int mlp, int blocks) {
     }
 
-    record Variant(String name, int trunk, int n) {
+    record Variant(String name, int trunk, int n, HeadOrder order) {
     }
 
     public static void main(String[] args) throws Exception {
@@ -76,15 +77,18 @@ public final class TrainStepBenchmark {
 
     private static Map<String, Object> run(Shape s, int steps, int warmup) {
         List<Variant> variants = List.of(
-                new Variant("n1", s.blocks() - 1, 1),
-                new Variant("n4-unmatched", s.blocks() - 1, 4),
-                new Variant("n4-matched", s.blocks() - 4, 4));
+                new Variant("n1", s.blocks() - 1, 1, HeadOrder.ALL_AT_ONCE),
+                new Variant("n4-unmatched", s.blocks() - 1, 4, HeadOrder.ALL_AT_ONCE),
+                new Variant("n4-matched", s.blocks() - 4, 4, HeadOrder.ALL_AT_ONCE),
+                new Variant("n1-per-head", s.blocks() - 1, 1, HeadOrder.PER_HEAD),
+                new Variant("n4-unmatched-per-head", s.blocks() - 1, 4, HeadOrder.PER_HEAD),
+                new Variant("n4-matched-per-head", s.blocks() - 4, 4, HeadOrder.PER_HEAD));
         List<MtpModel> models = new ArrayList<>();
         List<Random> rngs = new ArrayList<>();
         for (Variant v : variants) {
             MtpModelConfig c = MtpModelConfig.builder().vocabSize(s.vocab()).contextLength(s.context()).modelWidth(s.width())
                     .attentionHeads(s.heads()).trunkDepth(v.trunk()).mlpWidth(s.mlp()).predictedTokens(v.n())
-                    .headArchitecture(HeadArchitecture.PARALLEL).dropout(0).seed(SEED).build();
+                    .headArchitecture(HeadArchitecture.PARALLEL).headOrder(v.order()).dropout(0).seed(SEED).build();
             models.add(MtpModel.create(c, OptimizerSettings.nanoGptRecipe(2000), DataType.FLOAT));
             rngs.add(new Random(SEED));
         }
@@ -126,6 +130,7 @@ public final class TrainStepBenchmark {
             Map<String, Object> c = new LinkedHashMap<>();
             c.put("trunkDepth", v.trunk());
             c.put("heads", v.n());
+            c.put("headOrder", v.order().name());
             c.put("blocks", v.trunk() + v.n());
             c.put("parameters", p.total());
             c.put("parameterCounts", Map.of("embedding", p.embedding(), "trunk", p.trunk(), "heads", p.heads(), "unembedding", p.unembedding()));
@@ -145,8 +150,14 @@ public final class TrainStepBenchmark {
         Map<String, Object> ratios = new LinkedHashMap<>();
         ratios.put("n4UnmatchedOverN1", Bench.round(medians[1] / medians[0], 3));
         ratios.put("n4MatchedOverN1", Bench.round(medians[2] / medians[0], 3));
+        ratios.put("perHead-n4UnmatchedOverN1", Bench.round(medians[4] / medians[3], 3));
+        ratios.put("perHead-n4MatchedOverN1", Bench.round(medians[5] / medians[3], 3));
+        ratios.put("perHeadOverAllAtOnce-n1", Bench.round(medians[3] / medians[0], 3));
+        ratios.put("perHeadOverAllAtOnce-n4Unmatched", Bench.round(medians[4] / medians[1], 3));
         res.put("stepTimeRatios", ratios);
-        System.out.printf("step-time ratio n4/n1: unmatched %.3f, parameter-matched %.3f%n", medians[1] / medians[0], medians[2] / medians[0]);
+        System.out.printf("step-time ratio n4/n1 (all at once): unmatched %.3f, parameter-matched %.3f%n", medians[1] / medians[0], medians[2] / medians[0]);
+        System.out.printf("step-time ratio n4/n1 (per head):    unmatched %.3f, parameter-matched %.3f%n", medians[4] / medians[3], medians[5] / medians[3]);
+        System.out.printf("per-head / all-at-once: n1 %.3f, n4 unmatched %.3f%n", medians[3] / medians[0], medians[4] / medians[1]);
         return res;
     }
 
