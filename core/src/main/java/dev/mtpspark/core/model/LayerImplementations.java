@@ -99,6 +99,15 @@ final class LayerImplementations {
             lastLossLabels = labels;
         }
 
+        /** Applies input dropout and checks that input and labels are set, before either implementation's backward pass. */
+        protected void prepareBackprop(LayerWorkspaceMgr workspaceMgr) {
+            applyDropOutIfNecessary(true, workspaceMgr);
+            assertInputSet(true);
+            if (labels == null) {
+                throw new IllegalStateException("Cannot back-propagate the MTP heads: labels are not set");
+            }
+        }
+
         private double takeLastLoss() {
             double loss = lastLoss;
             lastLoss = Double.NaN;
@@ -110,11 +119,7 @@ final class LayerImplementations {
         @Override
         public Pair<Gradient, INDArray> backpropGradient(INDArray epsilon, LayerWorkspaceMgr workspaceMgr) {
             // ComputationGraph back-propagates the output layer before it computes the score.
-            applyDropOutIfNecessary(true, workspaceMgr);
-            assertInputSet(true);
-            if (labels == null) {
-                throw new IllegalStateException("Cannot back-propagate the MTP heads: labels are not set");
-            }
+            prepareBackprop(workspaceMgr);
             try (MemoryWorkspace ignored = Nd4j.getWorkspaceManager().scopeOutOfWorkspaces()) {
                 if (sameDiff == null) {
                     doInit();

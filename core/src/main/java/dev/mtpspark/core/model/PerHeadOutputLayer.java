@@ -55,11 +55,7 @@ final class PerHeadOutputLayer extends LayerImplementations.OutputLayer {
 
     @Override
     public Pair<Gradient, INDArray> backpropGradient(INDArray epsilon, LayerWorkspaceMgr workspaceMgr) {
-        applyDropOutIfNecessary(true, workspaceMgr);
-        assertInputSet(true);
-        if (labels == null) {
-            throw new IllegalStateException("Cannot back-propagate the MTP heads: labels are not set");
-        }
+        prepareBackprop(workspaceMgr);
         INDArray inputGradient;
         double loss;
         try (MemoryWorkspace ignored = Nd4j.getWorkspaceManager().scopeOutOfWorkspaces()) {

@@ -152,10 +152,16 @@ final class TransformerOps {
         return gelu(hidden).mmul(p.get(prefix + "mlpOutW")).add(p.get(prefix + "mlpOutBias"));
     }
 
-    /** GELU, tanh form, from primitive ops so that SameDiff differentiates exactly what it evaluates. */
+    /**
+     * GELU, tanh form (GPT-2's), from primitive ops so that SameDiff differentiates exactly what it evaluates.
+     * Written as {@code x · σ(2u)} with {@code u = √(2/π)·(x + 0.044715·x³)}, which equals
+     * {@code 0.5·x·(1 + tanh u)} exactly and takes 6 operations instead of 9 on the block's largest arrays
+     * (ND4J's own {@code gelu} is the sigmoid approximation {@code x·σ(1.702x)}, a different function).
+     */
     SDVariable gelu(SDVariable x) {
-        SDVariable inner = x.mul(x).mul(x).mul(0.044715).add(x).mul(Math.sqrt(2.0 / Math.PI));
-        return sd.math.tanh(inner).add(1.0).mul(x).mul(0.5);
+        double c = 2.0 * Math.sqrt(2.0 / Math.PI);
+        SDVariable z = x.mul(x).mul(c * 0.044715).add(c).mul(x);          // 2u = c·x + c·0.044715·x³
+        return x.mul(sd.nn.sigmoid(z));
     }
 
     /** Rotary embedding (rotate-half form) of {@code x [B·h, T, hd]}. */
