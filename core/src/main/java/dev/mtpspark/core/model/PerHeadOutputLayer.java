@@ -116,7 +116,8 @@ final class PerHeadOutputLayer extends LayerImplementations.OutputLayer {
      * to {@code inputGradient}; stores dL/d(previous depth) in {@code previousGradient[0]} when asked.
      */
     private double step(SameDiff graph, Map<String, INDArray> placeholders, INDArray inputGradient, INDArray[] previousGradient) {
-        List<String> wanted = new ArrayList<>(parametersOf(graph));
+        List<String> parameters = parametersOf(graph);
+        List<String> wanted = new ArrayList<>(parameters);
         wanted.add(MtpHeadLayer.HEAD_INPUT);
         if (previousGradient != null) {
             wanted.add(MtpHeadLayer.HEAD_PREVIOUS);
@@ -124,7 +125,7 @@ final class PerHeadOutputLayer extends LayerImplementations.OutputLayer {
         allocateThroughMemory(graph.getFunction("grad").getSessions(), graph.getFunction("grad"));
         OutAndGrad result = graph.calculateGradientsAndOutputs(placeholders, List.of(MtpHeadLayer.HEAD_LOSS), wanted);
         Map<String, INDArray> grads = result.getGradients();
-        for (String name : parametersOf(graph)) {
+        for (String name : parameters) {
             gradTable.get(name).addi(grads.get(name));
         }
         inputGradient.addi(grads.get(MtpHeadLayer.HEAD_INPUT));

@@ -92,6 +92,16 @@ final class Bench {
         }
     }
 
+    /** The opening fields every result file shares: benchmark name, date, machine and the command that reproduces it. */
+    static Map<String, Object> resultHeader(String benchmark, String command) {
+        Map<String, Object> out = new java.util.LinkedHashMap<>();
+        out.put("benchmark", benchmark);
+        out.put("date", java.time.Instant.now().toString());
+        out.put("machine", machine());
+        out.put("command", command);
+        return out;
+    }
+
     static void writeJson(Path file, Object value) throws IOException {
         Path abs = file.toAbsolutePath();
         Files.createDirectories(abs.getParent());

@@ -17,7 +17,6 @@ import java.lang.management.MemoryPoolMXBean;
 import java.lang.management.MemoryType;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.time.Instant;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.LinkedHashMap;
@@ -69,15 +68,11 @@ public final class PeakMemoryBenchmark {
         int[] ns = args.length > 2 ? parseList(args[2]) : new int[] {1, 2, 4, 8};
         int[] vocabs = args.length > 3 ? parseList(args[3]) : new int[] {256, 32000};
 
-        Map<String, Object> out = new LinkedHashMap<>();
-        out.put("benchmark", "peak-memory");
-        out.put("date", Instant.now().toString());
-        out.put("machine", Bench.machine());
-        out.put("loadAverageAtStart", Bench.loadAverage());
         String threshold = System.getenv("MALLOC_MMAP_THRESHOLD_");
+        Map<String, Object> out = Bench.resultHeader("peak-memory", (threshold == null ? "MALLOC_MMAP_THRESHOLD_= " : "")
+                + "benchmarks/peak-memory.sh " + String.join(" ", Arrays.copyOfRange(args, 1, args.length)));
+        out.put("loadAverageAtStart", Bench.loadAverage());
         out.put("MALLOC_MMAP_THRESHOLD_", threshold == null ? "unset (glibc default: dynamic, up to 32 MiB)" : threshold);
-        out.put("command", (threshold == null ? "MALLOC_MMAP_THRESHOLD_= " : "") + "benchmarks/peak-memory.sh "
-                + String.join(" ", Arrays.copyOfRange(args, 1, args.length)));
         out.put("method", "one fresh JVM per configuration; model built, then " + steps + " training steps (MtpModel.fit, AdamW) on random "
                 + "windows; heap fixed and pre-touched (-Xms = -Xmx = " + CHILD_HEAP + ", AlwaysPreTouch); offHeap = resident memory minus "
                 + "the heap (ND4J arrays and workspaces + the JVM's own native memory), sampled every 1 ms; heap = sum of the heap pools' "

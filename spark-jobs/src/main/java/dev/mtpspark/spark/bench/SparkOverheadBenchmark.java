@@ -17,7 +17,6 @@ import picocli.CommandLine;
 
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.time.Instant;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.LinkedHashMap;
@@ -60,11 +59,7 @@ public final class SparkOverheadBenchmark {
         int[] local2 = args.length > 4 ? ints(args[4]) : new int[]{20};
         long tokens = (long) steps * BATCH * T;
 
-        Map<String, Object> out = new LinkedHashMap<>();
-        out.put("benchmark", "spark-overhead");
-        out.put("date", Instant.now().toString());
-        out.put("machine", Bench.machine());
-        out.put("command", "benchmarks/spark-overhead.sh " + String.join(" ", Arrays.copyOfRange(args, 2, args.length)));
+        Map<String, Object> out = Bench.resultHeader("spark-overhead", "benchmarks/spark-overhead.sh " + String.join(" ", Arrays.copyOfRange(args, 2, args.length)));
         out.put("model", "n=4 shakespeare-char recipe: vocab of the char dataset, T 64, width 128, 4 attention heads, MLP 512, "
                 + "trunk 3 + 4 parallel heads, batch 12 per worker, AdamW nanoGPT recipe");
         out.put("trainingTokens", tokens);

@@ -11,7 +11,6 @@ import org.nd4j.linalg.api.buffer.DataType;
 import org.nd4j.linalg.dataset.api.MultiDataSet;
 
 import java.nio.file.Path;
-import java.time.Instant;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.LinkedHashMap;
@@ -55,11 +54,7 @@ public final class TrainStepBenchmark {
         int largeSteps = args.length > 3 ? Integer.parseInt(args[3]) : 0;
         int largeWarmup = args.length > 4 ? Integer.parseInt(args[4]) : 2;
 
-        Map<String, Object> out = new LinkedHashMap<>();
-        out.put("benchmark", "train-step");
-        out.put("date", Instant.now().toString());
-        out.put("machine", Bench.machine());
-        out.put("command", "benchmarks/train-step.sh " + String.join(" ", Arrays.copyOfRange(args, 1, args.length)));
+        Map<String, Object> out = Bench.resultHeader("train-step", "benchmarks/train-step.sh " + String.join(" ", Arrays.copyOfRange(args, 1, args.length)));
         out.put("method", "plain MtpModel.fit on one JVM, no Spark, timed on a non-main thread; configurations interleaved per step; only fit() timed; "
                 + "random token windows (seed " + SEED + "); first warm-up steps of each configuration discarded; "
                 + "tokens/s = batch x T / median step time; parameter-matched n=4 removes n-1 trunk blocks (paper)");
