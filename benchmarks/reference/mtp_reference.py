@@ -107,11 +107,11 @@ def _block_shapes(prefix: str, cfg: MtpConfig) -> Dict[str, Tuple[int, ...]]:
 def parameter_shapes(cfg: MtpConfig) -> Dict[str, Tuple[int, ...]]:
     """Every parameter under its DL4J name ("layer_param", as ComputationGraph.paramTable()) with its shape."""
     d = cfg.modelWidth
-    shapes = {"embed_tokW": (cfg.vocabSize, d)}
+    shapes = {"mtp_tokW": (cfg.vocabSize, d)}
     if cfg.positionalEncoding == LEARNED:
-        shapes["embed_posW"] = (cfg.contextLength, d)
+        shapes["mtp_posW"] = (cfg.contextLength, d)
     for i in range(cfg.trunkDepth):
-        shapes.update({f"trunk{i}_" + k: v for k, v in _block_shapes("", cfg).items()})
+        shapes.update({f"mtp_t{i}" + k: v for k, v in _block_shapes("", cfg).items()})
     head: Dict[str, Tuple[int, ...]] = {}
     for k in range(1, cfg.predictedTokens + 1):
         p = f"h{k}"
@@ -225,9 +225,9 @@ class MtpReference(torch.nn.Module):
         return x + self.mlp(prefix, self.norm(prefix + "ln2", x))
 
     def embed(self, ids: torch.Tensor, with_position: bool) -> torch.Tensor:
-        rows = F.embedding(ids, self.p["embed_tokW"])                         # [B, T, d]
+        rows = F.embedding(ids, self.p["mtp_tokW"])                         # [B, T, d]
         if with_position and self.cfg.positionalEncoding == LEARNED:
-            rows = rows + self.p["embed_posW"]
+            rows = rows + self.p["mtp_posW"]
         return rows.reshape(-1, self.cfg.modelWidth)
 
     def head_hidden(self, k: int, trunk: torch.Tensor, previous: torch.Tensor, features: torch.Tensor) -> torch.Tensor:
@@ -247,7 +247,7 @@ class MtpReference(torch.nn.Module):
         cfg = self.cfg
         x = self.embed(features[:, 0], with_position=True)
         for i in range(cfg.trunkDepth):
-            x = self.block(f"trunk{i}_", x)
+            x = self.block(f"mtp_t{i}", x)
         logits, previous = [], x
         for k in range(1, cfg.predictedTokens + 1):
             hidden = self.head_hidden(k, x, previous, features)

@@ -9,58 +9,38 @@ import org.deeplearning4j.nn.workspace.ArrayType;
 import org.deeplearning4j.nn.workspace.LayerWorkspaceMgr;
 import org.nd4j.autodiff.samediff.SameDiff;
 import org.nd4j.autodiff.samediff.api.OutAndGrad;
+import org.nd4j.autodiff.samediff.internal.InferenceSession;
 import org.nd4j.common.primitives.Pair;
+import org.nd4j.linalg.api.buffer.DataType;
 import org.nd4j.linalg.api.memory.MemoryWorkspace;
+import org.nd4j.linalg.api.ndarray.INDArray;
+import org.nd4j.linalg.api.ops.random.impl.BernoulliDistribution;
 import org.nd4j.linalg.factory.Nd4j;
 
 import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
-import org.nd4j.linalg.api.buffer.DataType;
-import org.nd4j.linalg.api.ndarray.INDArray;
 
 /**
- * Implementations of our SameDiff layers that fix two gaps of DL4J M2.1's own: they ignore the layer's
- * dropout, and a hidden SameDiff layer's gradients come out doubled.
- *
- * <p>Dropout: these subclasses apply DL4J's standard input dropout in training, and keep the forward and backward passes consistent: the dropped
- * input replaces the layer's input (so SameDiff's backward sees the same mask) and the gradient with
- * respect to the original input is masked with that same mask.
+ * The DL4J implementation of {@link MtpNetworkLayer}, replacing DL4J M2.1's {@code SameDiffOutputLayer} for three
+ * reasons:
+ * <ul>
+ *   <li><b>One execution per step.</b> DL4J asks an output layer for the score right after back-propagating it,
+ *   and DL4J's implementation answers by running the whole forward pass again. Here one SameDiff
+ *   {@code calculateGradientsAndOutputs} returns the gradients and the loss, and the loss is kept for the score
+ *   that follows (docs/performance.md, improvement 1).</li>
+ *   <li><b>Dropout.</b> DL4J's SameDiff layers ignore dropout; this one draws the masks of
+ *   {@link MtpNetworkLayer#dropoutPoints()} per training pass and feeds them as placeholders, so the forward and
+ *   backward passes of a step see the same masks; inference feeds ones.</li>
+ *   <li><b>No input gradient.</b> The input is token ids; DL4J still expects an array, which is zeros.</li>
+ * </ul>
  */
 final class LayerImplementations {
     private LayerImplementations() {
     }
 
-    /** Hidden layer (embedding, trunk block) implementation with input dropout. */
-    static final class HiddenLayer extends org.deeplearning4j.nn.layers.samediff.SameDiffLayer {
-        HiddenLayer(NeuralNetConfiguration conf, DataType dataType) {
-            super(conf, dataType);
-        }
-
-        @Override
-        public INDArray activate(boolean training, LayerWorkspaceMgr workspaceMgr) {
-            applyDropOutIfNecessary(training, workspaceMgr);
-            return super.activate(training, workspaceMgr);
-        }
-
-        @Override
-        public Pair<Gradient, INDArray> backpropGradient(INDArray epsilon, LayerWorkspaceMgr workspaceMgr) {
-            // M2.1's external-errors function feeds the incoming gradient into the layer output twice, which
-            // doubles every gradient of a SameDiffLayer; halve it here. GradientCheckTest guards this.
-            Pair<Gradient, INDArray> result = super.backpropGradient(epsilon.mul(0.5), workspaceMgr);
-            backpropDropOutIfPresent(result.getSecond());
-            return result;
-        }
-    }
-
-    /**
-     * Output (head) layer implementation with input dropout, which also keeps the loss its backward pass computed:
-     * DL4J asks an output layer for the score right after back-propagating it, and DL4J's own implementation
-     * answers by running the whole forward pass again (every head's logits and losses) — measured at about a
-     * sixth of a training step (docs/performance.md). Here one SameDiff execution returns the gradients and the
-     * loss together.
-     */
+    /** The whole-network output layer, all heads in one graph ({@link dev.mtpspark.core.config.HeadOrder#ALL_AT_ONCE}). */
     static class OutputLayer extends org.deeplearning4j.nn.layers.samediff.SameDiffOutputLayer {
         private double lastLoss = Double.NaN;
         private INDArray lastLossInput;
@@ -70,15 +50,24 @@ final class LayerImplementations {
             super(conf, dataType);
         }
 
+        protected MtpNetworkLayer network() {
+            return (MtpNetworkLayer) layerConf();
+        }
+
         @Override
         public INDArray activate(boolean training, LayerWorkspaceMgr workspaceMgr) {
-            applyDropOutIfNecessary(training, workspaceMgr);
-            return super.activate(training, workspaceMgr);
+            assertInputSet(false);
+            ensureInit();
+            INDArray out = forward(training, workspaceMgr, MtpNetworkLayer.ACTIVATIONS, false);
+            if (workspaceMgr.isScopedOut(ArrayType.ACTIVATIONS)) {
+                return out.isAttached() ? out.detach() : out;
+            }
+            String ws = workspaceMgr.getWorkspaceName(ArrayType.ACTIVATIONS);
+            return out.isAttached() && out.data().getParentWorkspace().getId().equals(ws) ? out : workspaceMgr.dup(ArrayType.ACTIVATIONS, out);
         }
 
         @Override
         public double computeScore(double fullNetRegTerm, boolean training, LayerWorkspaceMgr workspaceMgr) {
-            applyDropOutIfNecessary(training, workspaceMgr);
             if (input == lastLossInput && labels == lastLossLabels && !Double.isNaN(lastLoss)) {
                 double loss = takeLastLoss();
                 return (loss + fullNetRegTerm) / input.size(0);
@@ -89,7 +78,62 @@ final class LayerImplementations {
 
         /** The score of a batch that was not just back-propagated. */
         protected double scoreWithoutBackprop(double fullNetRegTerm, boolean training, LayerWorkspaceMgr workspaceMgr) {
-            return super.computeScore(fullNetRegTerm, training, workspaceMgr);
+            assertInputSet(false);
+            ensureInit();
+            double loss = forward(training, workspaceMgr, outputVar.name(), true).getDouble(0);
+            return (loss + fullNetRegTerm) / input.size(0);
+        }
+
+        /** Builds the SameDiff graph on first use, outside DL4J's workspaces. */
+        protected void ensureInit() {
+            if (sameDiff == null) {
+                try (MemoryWorkspace ignored = Nd4j.getWorkspaceManager().scopeOutOfWorkspaces()) {
+                    doInit();
+                }
+            }
+        }
+
+        /** Runs the whole-network graph forward to {@code variable}, allocating in DL4J's forward workspaces. */
+        private INDArray forward(boolean training, LayerWorkspaceMgr workspaceMgr, String variable, boolean withLabels) {
+            InferenceSession session = sameDiff.getSessions().computeIfAbsent(Thread.currentThread().getId(),
+                    id -> SameDiff.getInferenceFactory().create(sameDiff));
+            session.setMmgr(new DL4JSameDiffMemoryMgr(
+                    workspaceMgr.getWorkspaceName(ArrayType.FF_WORKING_MEM), workspaceMgr.getWorkspaceName(ArrayType.ACTIVATIONS),
+                    workspaceMgr.getConfiguration(ArrayType.FF_WORKING_MEM), workspaceMgr.getConfiguration(ArrayType.ACTIVATIONS)));
+            Map<String, INDArray> placeholders = new HashMap<>(dropoutMasks(training, input.size(0)));
+            placeholders.put(INPUT_KEY, input);
+            if (withLabels) {
+                placeholders.put(LABELS_KEY, labels);
+            }
+            INDArray out = sameDiff.outputSingle(placeholders, variable);
+            sameDiff.clearPlaceholders(true);
+            sameDiff.clearOpInputs();
+            return out;
+        }
+
+        /**
+         * The dropout masks for one pass over a batch of {@code batch} windows: in training, inverted-dropout masks
+         * (0 with the dropout probability, else 1/(1−p)); otherwise a [1, 1] one per point. Outside workspaces.
+         */
+        protected Map<String, INDArray> dropoutMasks(boolean training, long batch) {
+            MtpNetworkLayer conf = network();
+            Map<String, INDArray> masks = new HashMap<>();
+            try (MemoryWorkspace ignored = Nd4j.getWorkspaceManager().scopeOutOfWorkspaces()) {
+                double retain = 1.0 - conf.getDropout();
+                long rows = batch * conf.getSpec().getContextLength();
+                for (int i = 0; i < conf.dropoutPoints(); i++) {
+                    INDArray mask;
+                    if (training) {
+                        mask = Nd4j.createUninitialized(dataType, rows, conf.dropoutWidth(i));
+                        Nd4j.getExecutioner().exec(new BernoulliDistribution(mask, retain));
+                        mask.divi(retain);
+                    } else {
+                        mask = Nd4j.ones(dataType, 1, 1);
+                    }
+                    masks.put(MtpNetworkLayer.dropoutName(i), mask);
+                }
+            }
+            return masks;
         }
 
         /** Records the loss of the batch just back-propagated, for the score DL4J asks for next. */
@@ -99,13 +143,17 @@ final class LayerImplementations {
             lastLossLabels = labels;
         }
 
-        /** Applies input dropout and checks that input and labels are set, before either implementation's backward pass. */
-        protected void prepareBackprop(LayerWorkspaceMgr workspaceMgr) {
-            applyDropOutIfNecessary(true, workspaceMgr);
+        /** Checks that input and labels are set, before either implementation's backward pass. */
+        protected void prepareBackprop() {
             assertInputSet(true);
             if (labels == null) {
-                throw new IllegalStateException("Cannot back-propagate the MTP heads: labels are not set");
+                throw new IllegalStateException("Cannot back-propagate the MTP network: labels are not set");
             }
+        }
+
+        /** DL4J's gradient with respect to the input (token ids): zeros, as ids are not differentiable. */
+        protected INDArray inputGradient(LayerWorkspaceMgr workspaceMgr) {
+            return workspaceMgr.create(ArrayType.ACTIVATION_GRAD, dataType, input.shape());
         }
 
         private double takeLastLoss() {
@@ -119,13 +167,11 @@ final class LayerImplementations {
         @Override
         public Pair<Gradient, INDArray> backpropGradient(INDArray epsilon, LayerWorkspaceMgr workspaceMgr) {
             // ComputationGraph back-propagates the output layer before it computes the score.
-            prepareBackprop(workspaceMgr);
+            prepareBackprop();
+            ensureInit();
             try (MemoryWorkspace ignored = Nd4j.getWorkspaceManager().scopeOutOfWorkspaces()) {
-                if (sameDiff == null) {
-                    doInit();
-                }
                 if (sameDiff.getFunction("grad") == null) {
-                    sameDiff.createGradFunction(INPUT_KEY);
+                    sameDiff.createGradFunction();
                 }
             }
             // As DL4J's implementation: the gradient session allocates in DL4J's workspaces for this step.
@@ -136,8 +182,7 @@ final class LayerImplementations {
                     workspaceMgr.getConfiguration(ArrayType.BP_WORKING_MEM), workspaceMgr.getConfiguration(ArrayType.ACTIVATION_GRAD)));
 
             List<String> wanted = new ArrayList<>(paramTable.keySet());
-            wanted.add(INPUT_KEY);
-            Map<String, INDArray> placeholders = new HashMap<>();
+            Map<String, INDArray> placeholders = new HashMap<>(dropoutMasks(true, input.size(0)));
             placeholders.put(INPUT_KEY, input);
             placeholders.put(LABELS_KEY, labels);
             OutAndGrad result = sameDiff.calculateGradientsAndOutputs(placeholders, List.of(outputVar.name()), wanted);
@@ -148,19 +193,10 @@ final class LayerImplementations {
                 gradient.gradientForVariable().put(name, target);
             }
             double loss = result.getOutputs().get(outputVar.name()).getDouble(0);
-            INDArray inputGradient = result.getGradients().get(INPUT_KEY);
             sameDiff.clearPlaceholders(true);
             sameDiff.clearOpInputs();
-            boolean scopedOut = workspaceMgr.isScopedOut(ArrayType.ACTIVATION_GRAD);
-            if (!scopedOut && !inputGradient.data().getParentWorkspace().getId()
-                    .equals(workspaceMgr.getWorkspaceName(ArrayType.ACTIVATION_GRAD))) {
-                inputGradient = workspaceMgr.dup(ArrayType.ACTIVATION_GRAD, inputGradient);
-            } else if (scopedOut && inputGradient.isAttached()) {
-                inputGradient = inputGradient.detach();
-            }
-            backpropDropOutIfPresent(inputGradient);
             rememberLoss(loss);
-            return new Pair<>(gradient, inputGradient);
+            return new Pair<>(gradient, inputGradient(workspaceMgr));
         }
     }
 

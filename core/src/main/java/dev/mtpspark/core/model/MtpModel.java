@@ -1,18 +1,13 @@
 package dev.mtpspark.core.model;
 
-import dev.mtpspark.core.config.HeadArchitecture;
 import dev.mtpspark.core.config.HeadOrder;
 import dev.mtpspark.core.config.MtpModelConfig;
 import dev.mtpspark.core.stats.HorizonStats;
 import dev.mtpspark.core.train.OptimizerSettings;
 import org.deeplearning4j.nn.conf.ComputationGraphConfiguration;
 import org.deeplearning4j.nn.conf.NeuralNetConfiguration;
-import org.deeplearning4j.nn.conf.dropout.Dropout;
-import org.deeplearning4j.nn.conf.graph.MergeVertex;
 import org.deeplearning4j.nn.conf.graph.LayerVertex;
-import org.deeplearning4j.nn.conf.graph.SubsetVertex;
 import org.deeplearning4j.nn.conf.inputs.InputType;
-import org.deeplearning4j.nn.conf.layers.Layer;
 import org.deeplearning4j.nn.graph.ComputationGraph;
 import org.deeplearning4j.util.ModelSerializer;
 import org.nd4j.linalg.api.buffer.DataType;
@@ -28,8 +23,8 @@ import java.util.Map;
 import java.util.function.Consumer;
 
 /**
- * A multi-token prediction transformer as a DL4J {@link ComputationGraph}: token embedding → trunk of causal
- * pre-norm blocks → {@link MtpHeadLayer} (n heads, shared final norm and unembedding, weighted loss).
+ * A multi-token prediction transformer as a DL4J {@link ComputationGraph} of one layer, {@link MtpNetworkLayer}:
+ * token embedding → trunk of causal pre-norm blocks → n heads, shared final norm and unembedding, weighted loss.
  *
  * <p>The graph trains with any DL4J trainer ({@code fit(MultiDataSet)}, Spark's
  * {@code SparkComputationGraph}); this class adds the MTP-specific API: per-horizon logits and
@@ -38,10 +33,8 @@ import java.util.function.Consumer;
  */
 public final class MtpModel {
     public static final String INPUT = "tokens";
-    public static final String EMBEDDING = "embed";
-    public static final String TRUNK_PREFIX = "trunk";
     // Neither layer nor parameter names may contain '_': DL4J joins them as "layer_param" and splits at the last one.
-    public static final String HEADS = "mtp";
+    public static final String NETWORK = "mtp";
     private static final String CONFIG_ENTRY = "mtp-model-config";
 
     private final MtpModelConfig config;
@@ -88,52 +81,23 @@ public final class MtpModel {
 
     private static ComputationGraphConfiguration graphConfiguration(MtpModelConfig config, DataType dataType,
                                                                     Consumer<NeuralNetConfiguration.Builder> training) {
-        int d = config.modelWidth();
-        int n = config.predictedTokens();
-        boolean sequential = config.headArchitecture() == HeadArchitecture.SEQUENTIAL;
         int headBlocks = switch (config.headArchitecture()) {
-            case PARALLEL -> n;
-            case SEQUENTIAL -> n - 1;
+            case PARALLEL -> config.predictedTokens();
+            case SEQUENTIAL -> config.predictedTokens() - 1;
             case LINEAR -> 0;
         };
         BlockSpec spec = BlockSpec.of(config, config.trunkDepth() + headBlocks);
-        Dropout dropout = config.dropout() > 0 ? new Dropout(1.0 - config.dropout()) : null; // DL4J takes retain probability
-
         NeuralNetConfiguration.Builder global = new NeuralNetConfiguration.Builder()
                 .seed(config.seed())
                 .dataType(dataType);
         training.accept(global);
-        ComputationGraphConfiguration.GraphBuilder b = global.graphBuilder()
+        // One layer: see MtpNetworkLayer for why the embedding and the trunk are not layers of their own.
+        return global.graphBuilder()
                 .addInputs(INPUT)
-                .setInputTypes(InputType.recurrent(config.inputChannels(), config.contextLength()));
-
-        b.addLayer(EMBEDDING, new TokenEmbeddingLayer(spec, config.vocabSize(), config.inputChannels()), INPUT);
-        String previous = EMBEDDING;
-        String lookAhead = null;
-        if (sequential && n > 1) {
-            b.addVertex("embedMain", new SubsetVertex(0, d - 1), EMBEDDING);
-            b.addVertex("embedLookahead", new SubsetVertex(d, n * d - 1), EMBEDDING);
-            previous = "embedMain";
-            lookAhead = "embedLookahead";
-        }
-        for (int i = 0; i < config.trunkDepth(); i++) {
-            b.addLayer(TRUNK_PREFIX + i, withDropout(new TransformerBlockLayer(spec), dropout), previous);
-            previous = TRUNK_PREFIX + i;
-        }
-        if (lookAhead != null) {
-            b.addVertex("headInput", new MergeVertex(), previous, lookAhead);
-            previous = "headInput";
-        }
-        b.addLayer(HEADS, withDropout(new MtpHeadLayer(spec, config), dropout), previous);
-        b.setOutputs(HEADS);
-        return b.build();
-    }
-
-    private static Layer withDropout(Layer layer, Dropout dropout) {
-        if (dropout != null) {
-            layer.setIDropout(dropout.clone());
-        }
-        return layer;
+                .setInputTypes(InputType.recurrent(config.inputChannels(), config.contextLength()))
+                .addLayer(NETWORK, new MtpNetworkLayer(spec, config), INPUT)
+                .setOutputs(NETWORK)
+                .build();
     }
 
     public MtpModelConfig config() {
@@ -145,8 +109,8 @@ public final class MtpModel {
     }
 
     /** The head layer's configuration object, shared with the running graph. */
-    public MtpHeadLayer headLayer() {
-        return (MtpHeadLayer) graph.getLayer(HEADS).conf().getLayer();
+    public MtpNetworkLayer headLayer() {
+        return (MtpNetworkLayer) graph.getLayer(NETWORK).conf().getLayer();
     }
 
     /** Current per-horizon loss weights. */
@@ -187,20 +151,23 @@ public final class MtpModel {
         graph.fit(batch);
     }
 
-    /** Trainable parameters per part. */
+    /** Trainable parameters per part, by parameter name (see {@link MtpNetworkLayer}). */
     public ParameterCounts parameterCounts() {
-        long embedding = graph.getLayer(EMBEDDING).numParams();
+        long embedding = 0;
         long trunk = 0;
-        for (int i = 0; i < config.trunkDepth(); i++) {
-            trunk += graph.getLayer(TRUNK_PREFIX + i).numParams();
-        }
         long heads = 0;
         long unembedding = 0;
-        for (Map.Entry<String, INDArray> e : graph.getLayer(HEADS).paramTable().entrySet()) {
-            if (e.getKey().matches("h\\d+[a-z].*")) {
-                heads += e.getValue().length();
+        for (Map.Entry<String, INDArray> e : graph.getLayer(NETWORK).paramTable().entrySet()) {
+            String name = e.getKey();
+            long size = e.getValue().length();
+            if (name.equals(MtpNetworkLayer.TOKEN_TABLE) || name.equals(MtpNetworkLayer.POSITION_TABLE)) {
+                embedding += size;
+            } else if (name.matches("t\\d+[a-z].*")) {
+                trunk += size;
+            } else if (name.matches("h\\d+[a-z].*")) {
+                heads += size;
             } else {
-                unembedding += e.getValue().length();
+                unembedding += size;
             }
         }
         return new ParameterCounts(embedding, trunk, heads, unembedding);
@@ -215,7 +182,7 @@ public final class MtpModel {
             return this;
         }
         ComputationGraphConfiguration conf = graph.getConfiguration().clone();
-        ((MtpHeadLayer) ((LayerVertex) conf.getVertices().get(HEADS)).getLayerConf().getLayer()).setHeadOrder(order);
+        ((MtpNetworkLayer) ((LayerVertex) conf.getVertices().get(NETWORK)).getLayerConf().getLayer()).setHeadOrder(order);
         // clone() drops the counters (DL4J M2.1); the learning-rate schedule and Adam's bias correction need them.
         conf.setIterationCount(graph.getConfiguration().getIterationCount());
         conf.setEpochCount(graph.getConfiguration().getEpochCount());

@@ -40,7 +40,7 @@ public final class NpzExport {
 
     /**
      * Writes every parameter of {@code graph} under DL4J's parameter name ({@code layer_param}, as in
-     * {@link ComputationGraph#paramTable()}, e.g. {@code trunk0_attnQkvW}, {@code mtp_unembedW}).
+     * {@link ComputationGraph#paramTable()}, e.g. {@code mtp_t0attnQkvW}, {@code mtp_unembedW}).
      */
     public static void writeParameters(ComputationGraph graph, Path file) throws IOException {
         write(file, graph.paramTable());

@@ -18,30 +18,35 @@ import org.nd4j.linalg.api.buffer.DataType;
 import org.nd4j.linalg.api.memory.MemoryWorkspace;
 import org.nd4j.linalg.api.ndarray.INDArray;
 import org.nd4j.linalg.factory.Nd4j;
+import org.nd4j.linalg.indexing.NDArrayIndex;
 
 import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.function.Function;
 
 /**
- * The head layer's implementation for {@link dev.mtpspark.core.config.HeadOrder#PER_HEAD}: the paper's
- * memory-efficient order. DL4J runs the trunk forward once and hands this layer the trunk output; this layer
- * runs each head's own small graph ({@link MtpHeadLayer#defineHeadGraph}) forward and backward in turn,
- * accumulates the parameter gradients and dL/d(trunk output), and lets each head's logits go before the next
- * head starts; DL4J then runs the trunk backward once.
+ * The network layer's implementation for {@link dev.mtpspark.core.config.HeadOrder#PER_HEAD}: the paper's
+ * memory-efficient order. The embedding and trunk run forward once ({@link MtpNetworkLayer#defineTrunkGraph});
+ * then each head's own small graph ({@link MtpNetworkLayer#defineHeadGraph}) runs forward and backward in turn,
+ * adding its parameter gradients and dL/d(trunk output), and lets its logits go before the next head starts;
+ * last, the trunk runs backward once with the accumulated dL/d(trunk output). The trunk's forward ops run twice
+ * per step (once for the heads' input, once inside the trunk's backward pass): SameDiff cannot back-propagate
+ * from a forward pass it did not run itself.
  *
- * <p>The head graphs run outside DL4J's workspaces, with a SameDiff memory manager that frees every array a head
- * allocated once that head is done ({@link HeadScopedMemoryMgr}): inside DL4J's workspaces nothing would be freed
+ * <p>The graphs run outside DL4J's workspaces, with a SameDiff memory manager that frees every array a graph
+ * allocated once that graph is done ({@link HeadScopedMemoryMgr}): inside DL4J's workspaces nothing would be freed
  * before the whole step ends, and SameDiff's default cache keeps released arrays (up to a quarter of the off-heap
  * limit) — either would bring back the n·[B, T, V] peak this order avoids. Inference ({@code activate}, the
- * {@code [B, n, T, V]} logits) keeps the all-heads graph, because its output holds every head's logits anyway.
+ * {@code [B, n, T, V]} logits) keeps the whole-network graph, because its output holds every head's logits anyway.
  *
  * <p>Sequential heads chain through their hidden states: the hidden states are computed forward first (without
  * logits), then the depths are back-propagated from the last, each receiving dL/d(hidden) from the later
  * ones. That costs one extra forward pass of each sequential block.
  */
 final class PerHeadOutputLayer extends LayerImplementations.OutputLayer {
+    private SameDiff trunk;
     private SameDiff[] heads;
     private final HeadScopedMemoryMgr memory = new HeadScopedMemoryMgr();
 
@@ -49,90 +54,145 @@ final class PerHeadOutputLayer extends LayerImplementations.OutputLayer {
         super(conf, dataType);
     }
 
-    private MtpHeadLayer head() {
-        return (MtpHeadLayer) layerConf();
-    }
-
     @Override
     public Pair<Gradient, INDArray> backpropGradient(INDArray epsilon, LayerWorkspaceMgr workspaceMgr) {
-        prepareBackprop(workspaceMgr);
-        INDArray inputGradient;
+        prepareBackprop();
         double loss;
         try (MemoryWorkspace ignored = Nd4j.getWorkspaceManager().scopeOutOfWorkspaces()) {
-            SameDiff[] graphs = graphs();
+            buildGraphs();
             for (INDArray g : gradTable.values()) {
                 g.assign(0);
             }
-            inputGradient = Nd4j.zeros(dataType, input.shape());
-            loss = sequential() ? backpropSequential(graphs, inputGradient) : backpropIndependent(graphs, inputGradient);
+            Map<String, INDArray> masks = dropoutMasks(true, input.size(0));
+            INDArray[] trunkOut = trunkForward(masks);
+            INDArray trunkGradient = Nd4j.zeros(dataType, trunkOut[0].shape());
+            INDArray lookAheadGradient = trunkOut[1] == null ? null : Nd4j.zeros(dataType, trunkOut[1].shape());
+            loss = sequential() ? backpropSequential(trunkOut, trunkGradient, lookAheadGradient)
+                    : backpropIndependent(trunkOut[0], trunkGradient);
+            trunkBackward(masks, trunkGradient, lookAheadGradient);
         }
         Gradient gradient = new DefaultGradient();
         for (Map.Entry<String, INDArray> e : gradTable.entrySet()) {
             gradient.gradientForVariable().put(e.getKey(), e.getValue());
         }
-        if (!workspaceMgr.isScopedOut(ArrayType.ACTIVATION_GRAD)) {
-            inputGradient = workspaceMgr.dup(ArrayType.ACTIVATION_GRAD, inputGradient);
-        }
-        backpropDropOutIfPresent(inputGradient);
         rememberLoss(loss);
-        return new Pair<>(gradient, inputGradient);
+        return new Pair<>(gradient, inputGradient(workspaceMgr));
+    }
+
+    /** Embedding and trunk forward: the trunk output and (sequential heads) the look-ahead embeddings, detached. */
+    private INDArray[] trunkForward(Map<String, INDArray> masks) {
+        Map<String, INDArray> ph = new HashMap<>(masks);
+        ph.put(MtpNetworkLayer.TRUNK_INPUT, input);
+        List<String> outputs = sequential() ? List.of(MtpNetworkLayer.TRUNK_OUT, MtpNetworkLayer.LOOK_AHEAD_OUT) : List.of(MtpNetworkLayer.TRUNK_OUT);
+        allocateThroughMemory(trunk.getSessions(), trunk);
+        Map<String, INDArray> out = trunk.output(ph, outputs);
+        INDArray[] result = new INDArray[2];
+        result[0] = out.get(MtpNetworkLayer.TRUNK_OUT).dup();
+        if (sequential()) {
+            result[1] = out.get(MtpNetworkLayer.LOOK_AHEAD_OUT).dup();
+        }
+        trunk.clearPlaceholders(true);
+        trunk.clearOpInputs();
+        memory.freeAll();
+        return result;
+    }
+
+    /** Trunk backward with the heads' dL/d(trunk output) (and dL/d(look-ahead embeddings)); adds its parameter gradients. */
+    private void trunkBackward(Map<String, INDArray> masks, INDArray trunkGradient, INDArray lookAheadGradient) {
+        Map<String, INDArray> ph = new HashMap<>(masks);
+        ph.put(MtpNetworkLayer.TRUNK_INPUT, input);
+        ph.put(MtpNetworkLayer.TRUNK_UPSTREAM, trunkGradient);
+        if (lookAheadGradient != null) {
+            ph.put(MtpNetworkLayer.LOOK_AHEAD_UPSTREAM, lookAheadGradient);
+        }
+        List<String> parameters = parametersOf(trunk);
+        allocateThroughMemory(trunk.getFunction("grad").getSessions(), trunk.getFunction("grad"));
+        Map<String, INDArray> grads = trunk.calculateGradients(ph, parameters);
+        for (String name : parameters) {
+            gradTable.get(name).addi(grads.get(name));
+        }
+        trunk.clearPlaceholders(true);
+        trunk.clearOpInputs();
+        memory.freeAll();
     }
 
     /** Parallel and linear heads: each head forward + backward on its own; returns the summed weighted loss. */
-    private double backpropIndependent(SameDiff[] graphs, INDArray inputGradient) {
+    private double backpropIndependent(INDArray trunkOut, INDArray trunkGradient) {
         double loss = 0;
-        for (SameDiff graph : graphs) {
-            loss += step(graph, placeholders(null, null), inputGradient, null);
+        for (SameDiff graph : heads) {
+            loss += step(graph, placeholders(trunkOut, null, null, null), trunkGradient, null, null);
         }
         return loss;
     }
 
     /**
      * Sequential heads: hidden states forward (no logits), then depths n..1 backward, each adding the gradient
-     * of the later depths through {@link MtpHeadLayer#HEAD_UPSTREAM}.
+     * of the later depths through {@link MtpNetworkLayer#HEAD_UPSTREAM}.
      */
-    private double backpropSequential(SameDiff[] graphs, INDArray inputGradient) {
-        int n = graphs.length;
+    private double backpropSequential(INDArray[] trunkOut, INDArray trunkGradient, INDArray lookAheadGradient) {
+        int n = heads.length;
         INDArray[] hidden = new INDArray[n];
         for (int k = 1; k < n; k++) {
-            Map<String, INDArray> ph = placeholders(k >= 2 ? hidden[k - 2] : null, null);
-            allocateThroughMemory(graphs[k - 1].getSessions(), graphs[k - 1]);
-            hidden[k - 1] = graphs[k - 1].outputSingle(ph, MtpHeadLayer.HEAD_HIDDEN).dup();
+            Map<String, INDArray> ph = placeholders(trunkOut[0], lookAhead(trunkOut[1], k), k >= 2 ? hidden[k - 2] : null, null);
+            allocateThroughMemory(heads[k - 1].getSessions(), heads[k - 1]);
+            hidden[k - 1] = heads[k - 1].outputSingle(ph, MtpNetworkLayer.HEAD_HIDDEN).dup();
+            heads[k - 1].clearPlaceholders(true);
+            heads[k - 1].clearOpInputs();
             memory.freeAll();
         }
         double loss = 0;
         INDArray upstream = null;
         for (int k = n; k >= 1; k--) {
             INDArray[] previousGradient = new INDArray[1];
-            loss += step(graphs[k - 1], placeholders(k >= 2 ? hidden[k - 2] : null, upstream), inputGradient,
-                    k >= 2 ? previousGradient : null);
+            loss += step(heads[k - 1], placeholders(trunkOut[0], lookAhead(trunkOut[1], k), k >= 2 ? hidden[k - 2] : null, upstream),
+                    trunkGradient, k >= 2 ? lookAhead(lookAheadGradient, k) : null, k >= 2 ? previousGradient : null);
             upstream = previousGradient[0];
         }
         return loss;
     }
 
+    /** Head k's columns of the look-ahead embeddings (or of their gradient), k ≥ 2; null otherwise. */
+    private INDArray lookAhead(INDArray lookAheads, int k) {
+        if (lookAheads == null || k < 2) {
+            return null;
+        }
+        int d = network().getSpec().getModelWidth();
+        return lookAheads.get(NDArrayIndex.all(), NDArrayIndex.interval((long) (k - 2) * d, (long) (k - 1) * d));
+    }
+
     /**
-     * One head's forward and backward: adds its parameter gradients to the layer's gradient and its input gradient
-     * to {@code inputGradient}; stores dL/d(previous depth) in {@code previousGradient[0]} when asked.
+     * One head's forward and backward: adds its parameter gradients to the layer's gradient, its trunk-output
+     * gradient to {@code trunkGradient} and its look-ahead gradient to {@code lookAheadGradient} (when given);
+     * stores dL/d(previous depth) in {@code previousGradient[0]} when asked.
      */
-    private double step(SameDiff graph, Map<String, INDArray> placeholders, INDArray inputGradient, INDArray[] previousGradient) {
+    private double step(SameDiff graph, Map<String, INDArray> placeholders, INDArray trunkGradient, INDArray lookAheadGradient,
+                        INDArray[] previousGradient) {
         List<String> parameters = parametersOf(graph);
         List<String> wanted = new ArrayList<>(parameters);
-        wanted.add(MtpHeadLayer.HEAD_INPUT);
+        wanted.add(MtpNetworkLayer.TRUNK_OUT);
+        if (lookAheadGradient != null) {
+            wanted.add(MtpNetworkLayer.HEAD_LOOK_AHEAD);
+        }
         if (previousGradient != null) {
-            wanted.add(MtpHeadLayer.HEAD_PREVIOUS);
+            wanted.add(MtpNetworkLayer.HEAD_PREVIOUS);
         }
         allocateThroughMemory(graph.getFunction("grad").getSessions(), graph.getFunction("grad"));
-        OutAndGrad result = graph.calculateGradientsAndOutputs(placeholders, List.of(MtpHeadLayer.HEAD_LOSS), wanted);
+        OutAndGrad result = graph.calculateGradientsAndOutputs(placeholders, List.of(MtpNetworkLayer.HEAD_LOSS), wanted);
         Map<String, INDArray> grads = result.getGradients();
         for (String name : parameters) {
             gradTable.get(name).addi(grads.get(name));
         }
-        inputGradient.addi(grads.get(MtpHeadLayer.HEAD_INPUT));
-        if (previousGradient != null) {
-            previousGradient[0] = grads.get(MtpHeadLayer.HEAD_PREVIOUS).dup();
+        INDArray fromTrunk = grads.get(MtpNetworkLayer.TRUNK_OUT);
+        if (fromTrunk != null) {                              // null for sequential depths k ≥ 2, which read h_{k−1}
+            trunkGradient.addi(fromTrunk);
         }
-        double loss = result.getOutputs().get(MtpHeadLayer.HEAD_LOSS).getDouble(0);
+        if (lookAheadGradient != null) {
+            lookAheadGradient.addi(grads.get(MtpNetworkLayer.HEAD_LOOK_AHEAD));
+        }
+        if (previousGradient != null) {
+            previousGradient[0] = grads.get(MtpNetworkLayer.HEAD_PREVIOUS).dup();
+        }
+        double loss = result.getOutputs().get(MtpNetworkLayer.HEAD_LOSS).getDouble(0);
         graph.clearPlaceholders(true);
         graph.clearOpInputs();
         memory.freeAll();                                     // this head's logits and everything else it allocated
@@ -142,26 +202,28 @@ final class PerHeadOutputLayer extends LayerImplementations.OutputLayer {
     /** Scores a batch that was not just back-propagated (evaluation), one head at a time. */
     @Override
     protected double scoreWithoutBackprop(double fullNetRegTerm, boolean training, LayerWorkspaceMgr workspaceMgr) {
+        assertInputSet(false);
         double loss;
         try (MemoryWorkspace ignored = Nd4j.getWorkspaceManager().scopeOutOfWorkspaces()) {
-            loss = forwardLoss(graphs());
+            buildGraphs();
+            loss = forwardLoss(trunkForward(dropoutMasks(training, input.size(0))));
         }
         return (loss + fullNetRegTerm) / input.size(0);
     }
 
     /** The summed weighted loss, one head at a time, without gradients. */
-    private double forwardLoss(SameDiff[] graphs) {
+    private double forwardLoss(INDArray[] trunkOut) {
         double loss = 0;
         INDArray previous = null;
-        for (int k = 1; k <= graphs.length; k++) {
-            SameDiff graph = graphs[k - 1];
-            Map<String, INDArray> ph = placeholders(sequential() && k >= 2 ? previous : null, null);
-            List<String> outputs = sequential() ? List.of(MtpHeadLayer.HEAD_LOSS, MtpHeadLayer.HEAD_HIDDEN) : List.of(MtpHeadLayer.HEAD_LOSS);
+        for (int k = 1; k <= heads.length; k++) {
+            SameDiff graph = heads[k - 1];
+            Map<String, INDArray> ph = placeholders(trunkOut[0], lookAhead(trunkOut[1], k), sequential() && k >= 2 ? previous : null, null);
+            List<String> outputs = sequential() ? List.of(MtpNetworkLayer.HEAD_LOSS, MtpNetworkLayer.HEAD_HIDDEN) : List.of(MtpNetworkLayer.HEAD_LOSS);
             allocateThroughMemory(graph.getSessions(), graph);
             Map<String, INDArray> out = graph.output(ph, outputs);
-            loss += out.get(MtpHeadLayer.HEAD_LOSS).getDouble(0);
+            loss += out.get(MtpNetworkLayer.HEAD_LOSS).getDouble(0);
             if (sequential()) {
-                previous = out.get(MtpHeadLayer.HEAD_HIDDEN).dup();
+                previous = out.get(MtpNetworkLayer.HEAD_HIDDEN).dup();
             }
             graph.clearPlaceholders(true);
             graph.clearOpInputs();
@@ -225,23 +287,26 @@ final class PerHeadOutputLayer extends LayerImplementations.OutputLayer {
     }
 
     private boolean sequential() {
-        return head().getHeadArchitecture() == HeadArchitecture.SEQUENTIAL;
+        return network().getHeadArchitecture() == HeadArchitecture.SEQUENTIAL;
     }
 
-    private Map<String, INDArray> placeholders(INDArray previous, INDArray upstream) {
+    private Map<String, INDArray> placeholders(INDArray trunkOut, INDArray lookAhead, INDArray previous, INDArray upstream) {
         Map<String, INDArray> ph = new HashMap<>();
-        ph.put(MtpHeadLayer.HEAD_INPUT, input);
-        ph.put(MtpHeadLayer.HEAD_LABELS, labels);
+        ph.put(MtpNetworkLayer.TRUNK_OUT, trunkOut);
+        ph.put(MtpNetworkLayer.HEAD_LABELS, labels);
+        if (lookAhead != null) {
+            ph.put(MtpNetworkLayer.HEAD_LOOK_AHEAD, lookAhead.dup());
+        }
         if (previous != null) {
-            ph.put(MtpHeadLayer.HEAD_PREVIOUS, previous);
+            ph.put(MtpNetworkLayer.HEAD_PREVIOUS, previous);
         }
         if (upstream != null) {
-            ph.put(MtpHeadLayer.HEAD_UPSTREAM, upstream);
+            ph.put(MtpNetworkLayer.HEAD_UPSTREAM, upstream);
         }
         return ph;
     }
 
-    /** The layer parameters a head graph uses: its variables, which are exactly the parameters it read. */
+    /** The layer parameters a graph uses: its variables, which are exactly the parameters it read. */
     private List<String> parametersOf(SameDiff graph) {
         List<String> names = new ArrayList<>();
         for (SDVariable v : graph.variables()) {
@@ -252,40 +317,55 @@ final class PerHeadOutputLayer extends LayerImplementations.OutputLayer {
         return names;
     }
 
-    /** Builds the n head graphs on first use; parameters are the layer's own arrays (views of the flat vector). */
-    private SameDiff[] graphs() {
+    /** Builds the trunk graph and the n head graphs on first use; parameters are the layer's own arrays (views of the flat vector). */
+    private void buildGraphs() {
         if (heads != null) {
-            return heads;
+            return;
         }
-        MtpHeadLayer conf = head();
+        MtpNetworkLayer conf = network();
         int n = conf.getPredictedTokens();
         long[] inputShape = input.shape().clone();
         inputShape[0] = -1;
         long[] labelShape = labels == null ? new long[] {-1, n, conf.getSpec().getContextLength()} : labels.shape().clone();
         labelShape[0] = -1;
-        Map<String, long[]> shapes = conf.getLayerParams().getParamShapes();
+        SameDiff trunkGraph = newGraph();
+        conf.defineTrunkGraph(trunkGraph, inputShape, dataType, parameters(trunkGraph));
+        trunkGraph.createGradFunction();
         SameDiff[] built = new SameDiff[n];
         for (int k = 1; k <= n; k++) {
-            SameDiff sd = SameDiff.create();
-            // As DL4J's own SameDiff layers: a single-thread array holder lets variables be views of the flat parameters.
-            sd.setArrayHolders(new SingleThreadArrayHolder(), new SingleThreadArrayHolder(), false);
-            conf.defineHeadGraph(sd, k, inputShape, labelShape, dataType, name -> {
-                long[] shape = shapes.get(name);
-                if (shape == null) {
-                    throw new IllegalStateException("head " + conf.getLayerName() + " has no parameter " + name);
+            SameDiff sd = newGraph();
+            conf.defineHeadGraph(sd, k, labelShape, dataType, parameters(sd));
+            List<String> needGradients = new ArrayList<>(List.of(MtpNetworkLayer.TRUNK_OUT));
+            for (String placeholder : List.of(MtpNetworkLayer.HEAD_PREVIOUS, MtpNetworkLayer.HEAD_LOOK_AHEAD)) {
+                if (sd.hasVariable(placeholder)) {
+                    needGradients.add(placeholder);
                 }
-                SDVariable v = sd.var(name, dataType, shape);
-                sd.associateArrayWithVariable(paramTable.get(name), v);
-                return v;
-            });
-            List<String> needGradients = new ArrayList<>(List.of(MtpHeadLayer.HEAD_INPUT));
-            if (sd.hasVariable(MtpHeadLayer.HEAD_PREVIOUS)) {
-                needGradients.add(MtpHeadLayer.HEAD_PREVIOUS);
             }
             sd.createGradFunction(needGradients.toArray(new String[0]));
             built[k - 1] = sd;
         }
+        trunk = trunkGraph;
         heads = built;
-        return heads;
+    }
+
+    private static SameDiff newGraph() {
+        SameDiff sd = SameDiff.create();
+        // As DL4J's own SameDiff layers: a single-thread array holder lets variables be views of the flat parameters.
+        sd.setArrayHolders(new SingleThreadArrayHolder(), new SingleThreadArrayHolder(), false);
+        return sd;
+    }
+
+    /** Creates a graph's variable for a layer parameter, backed by the layer's own array. */
+    private Function<String, SDVariable> parameters(SameDiff sd) {
+        Map<String, long[]> shapes = network().getLayerParams().getParamShapes();
+        return name -> {
+            long[] shape = shapes.get(name);
+            if (shape == null) {
+                throw new IllegalStateException("layer " + network().getLayerName() + " has no parameter " + name);
+            }
+            SDVariable v = sd.var(name, dataType, shape);
+            sd.associateArrayWithVariable(paramTable.get(name), v);
+            return v;
+        };
     }
 }

@@ -19,8 +19,9 @@ import java.util.SplittableRandom;
  * declarations and initialisation. Every custom layer of the model builds its graph through one instance,
  * so constants such as the causal mask exist once per graph.
  *
- * <p>Activations inside a block are 2-D, {@code [N = B·T, d]}, because SameDiff's {@code mmul} of a rank-3
- * by a rank-2 array fails; attention reshapes to batched rank-3 products {@code [B·h, T, ·]}.
+ * <p>Activations are position rows, 2-D {@code [N = B·T, d]}, from the embedding to the logits: SameDiff's
+ * {@code mmul} of a rank-3 by a rank-2 array fails, and rows need no layout copies between blocks; attention
+ * reshapes to batched rank-3 products {@code [B·h, T, ·]}.
  */
 final class TransformerOps {
     private final SameDiff sd;
@@ -36,7 +37,19 @@ final class TransformerOps {
         this.dataType = dataType;
     }
 
+    /** Parameter names of the token and position embedding tables. */
+    static final String TOKEN_TABLE = "tokW";
+    static final String POSITION_TABLE = "posW";
+
     // ---------------------------------------------------------------- parameters
+
+    /** Declares the embedding tables: tokens {@code [V, d]}, plus positions {@code [T, d]} when learned. */
+    static void defineEmbeddingParams(SDLayerParams params, int vocabSize, BlockSpec spec) {
+        params.addWeightParam(TOKEN_TABLE, vocabSize, spec.getModelWidth());
+        if (spec.getPositionalEncoding() == PositionalEncoding.LEARNED) {
+            params.addWeightParam(POSITION_TABLE, spec.getContextLength(), spec.getModelWidth());
+        }
+    }
 
     /** Declares the parameters of a norm: gain, plus bias for LayerNorm. */
     static void defineNormParams(SDLayerParams params, String name, BlockSpec spec) {
@@ -201,18 +214,31 @@ final class TransformerOps {
         return causalMask;
     }
 
+    /**
+     * Token (and learned position) embedding of token ids {@code [B, C, T]} (as numbers) into position rows
+     * {@code [B·T, C·d]}: columns {@code [c·d, (c+1)·d)} embed channel c. Channel 0 holds the window's tokens
+     * x[t] and gets the position embedding; channels c ≥ 1 (sequential heads) hold the look-ahead tokens
+     * x[t+c], embedded with the same table and no position.
+     */
+    SDVariable embed(SDVariable tokens, int channels, int vocabSize, Map<String, SDVariable> p) {
+        int d = spec.getModelWidth();
+        int t = spec.getContextLength();
+        SDVariable[] embedded = new SDVariable[channels];
+        for (int c = 0; c < channels; c++) {
+            SDVariable ids = sd.reshape(tokens.get(SDIndex.all(), SDIndex.point(c), SDIndex.all()), -1).castTo(DataType.INT);
+            // One-hot product rather than gather: SameDiff's gather gradient (M2.1) builds a broken while loop.
+            SDVariable oneHot = sd.oneHot(ids, vocabSize, -1, 1.0, 0.0, dataType);
+            SDVariable rows = oneHot.mmul(p.get(TOKEN_TABLE));                                    // [B·T, d]
+            if (c == 0 && spec.getPositionalEncoding() == PositionalEncoding.LEARNED) {
+                rows = sd.reshape(sd.reshape(rows, -1, t, d).add(p.get(POSITION_TABLE)), -1, d);
+            }
+            embedded[c] = rows;
+        }
+        return channels == 1 ? embedded[0] : sd.concat(1, embedded);
+    }
+
     /** Concatenates two row blocks {@code [N, a]} and {@code [N, b]} into {@code [N, a + b]}. */
     SDVariable concatFeatures(SDVariable a, SDVariable b) {
         return sd.concat(1, a, b);
-    }
-
-    /** Converts DL4J's recurrent layout {@code [B, C, T]} to position rows {@code [B·T, C]}. */
-    SDVariable toRows(SDVariable ncw, int channels) {
-        return sd.reshape(sd.permute(ncw, 0, 2, 1), -1, channels);
-    }
-
-    /** Converts position rows {@code [B·T, C]} back to DL4J's recurrent layout {@code [B, C, T]}. */
-    SDVariable toNcw(SDVariable rows, int channels) {
-        return sd.permute(sd.reshape(rows, -1, spec.getContextLength(), channels), 0, 2, 1);
     }
 }

@@ -52,7 +52,7 @@ class HeadOrderTest {
             double scale = Math.max(1e-12, e.norm2Number().doubleValue());
             double difference = e.sub(a).norm2Number().doubleValue();
             assertTrue(difference <= 1e-10 * scale + 1e-14, name + ": |Δ| = " + difference + ", |g| = " + scale);
-            assertTrue(a.norm2Number().doubleValue() > 0 || name.startsWith("embed"), name + " has a zero gradient");
+            assertTrue(a.norm2Number().doubleValue() > 0 || name.startsWith("mtp_" + MtpNetworkLayer.POSITION_TABLE), name + " has a zero gradient");
         }
         assertEquals(allAtOnce.score(batch), perHead.score(batch), 1e-12, "inference score");
         // The training score is the loss the backward pass computed; it must equal a separate forward pass.
@@ -90,7 +90,7 @@ class HeadOrderTest {
             MtpModel loaded = MtpModel.load(file);
             assertEquals(HeadOrder.PER_HEAD, loaded.config().headOrder());
             assertEquals(HeadOrder.PER_HEAD, loaded.headLayer().getHeadOrder());
-            assertInstanceOf(PerHeadOutputLayer.class, loaded.graph().getLayer(MtpModel.HEADS));
+            assertInstanceOf(PerHeadOutputLayer.class, loaded.graph().getLayer(MtpModel.NETWORK));
         } finally {
             Files.deleteIfExists(file.toPath());
         }
@@ -107,7 +107,7 @@ class HeadOrderTest {
             twin.fit(batch);
         }
         MtpModel perHead = twin.withHeadOrder(HeadOrder.PER_HEAD);
-        assertInstanceOf(PerHeadOutputLayer.class, perHead.graph().getLayer(MtpModel.HEADS));
+        assertInstanceOf(PerHeadOutputLayer.class, perHead.graph().getLayer(MtpModel.NETWORK));
         assertEquals(HeadOrder.PER_HEAD, perHead.config().headOrder());
         assertEquals(2, perHead.graph().getConfiguration().getIterationCount());
         MultiDataSet next = TestModels.randomBatch(base, 2, 300, DataType.DOUBLE);

@@ -140,7 +140,7 @@ class MtpModelTest {
         assertEquals(stats.weightedLoss(schedule), model.score(batch), 1e-9);
         // The configuration that DL4J serialises (and Spark broadcasts) carries the new weights too.
         var roundTrip = org.deeplearning4j.nn.conf.ComputationGraphConfiguration.fromJson(model.graph().getConfiguration().toJson());
-        var headConf = (MtpHeadLayer) ((org.deeplearning4j.nn.conf.graph.LayerVertex) roundTrip.getVertices().get(MtpModel.HEADS))
+        var headConf = (MtpNetworkLayer) ((org.deeplearning4j.nn.conf.graph.LayerVertex) roundTrip.getVertices().get(MtpModel.NETWORK))
                 .getLayerConf().getLayer();
         assertArrayEquals(schedule, headConf.getLossWeights(), 0);
     }

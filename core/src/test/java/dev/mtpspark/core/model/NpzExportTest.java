@@ -87,7 +87,7 @@ class NpzExportTest {
         Map<String, INDArray> params = model.graph().paramTable();
         Map<String, INDArray> back = NpzExport.read(file);
         assertEquals(params.keySet(), back.keySet());
-        assertTrue(back.containsKey("embed_tokW") && back.containsKey("trunk0_attnQkvW")
+        assertTrue(back.containsKey("mtp_tokW") && back.containsKey("mtp_t0attnQkvW")
                 && back.containsKey("mtp_h2projW") && back.containsKey("mtp_unembedW"), back.keySet().toString());
         for (Map.Entry<String, INDArray> e : params.entrySet()) {
             INDArray actual = back.get(e.getKey());

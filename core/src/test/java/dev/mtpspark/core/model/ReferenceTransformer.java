@@ -27,27 +27,27 @@ final class ReferenceTransformer {
     /** Logits [n][T][V] for one window x[0..T). */
     double[][][] logits(int[] x) {
         int t = c.contextLength();
-        Map<String, INDArray> emb = model.graph().getLayer(MtpModel.EMBEDDING).paramTable();
-        double[][] tok = matrix(emb.get(TokenEmbeddingLayer.TOKEN_TABLE));
+        Map<String, INDArray> params = model.graph().getLayer(MtpModel.NETWORK).paramTable();
+        double[][] tok = matrix(params.get(MtpNetworkLayer.TOKEN_TABLE));
         double[][] h = new double[t][];
         for (int i = 0; i < t; i++) {
             h[i] = tok[x[i]].clone();
             if (c.positionalEncoding() == PositionalEncoding.LEARNED) {
-                double[] pos = matrix(emb.get(TokenEmbeddingLayer.POSITION_TABLE))[i];
+                double[] pos = matrix(params.get(MtpNetworkLayer.POSITION_TABLE))[i];
                 for (int j = 0; j < h[i].length; j++) {
                     h[i][j] += pos[j];
                 }
             }
         }
         for (int l = 0; l < c.trunkDepth(); l++) {
-            h = block(h, model.graph().getLayer(MtpModel.TRUNK_PREFIX + l).paramTable(), "");
+            h = block(h, params, MtpNetworkLayer.trunkPrefix(l));
         }
-        Map<String, INDArray> head = model.graph().getLayer(MtpModel.HEADS).paramTable();
-        double[][] unembed = matrix(head.get(MtpHeadLayer.UNEMBEDDING));
+        Map<String, INDArray> head = params;
+        double[][] unembed = matrix(head.get(MtpNetworkLayer.UNEMBEDDING));
         double[][][] out = new double[c.predictedTokens()][][];
         for (int k = 1; k <= c.predictedTokens(); k++) {
-            double[][] hk = block(h, head, MtpHeadLayer.headPrefix(k));
-            out[k - 1] = matmul(norm(hk, head, MtpHeadLayer.FINAL_NORM), unembed);
+            double[][] hk = block(h, head, MtpNetworkLayer.headPrefix(k));
+            out[k - 1] = matmul(norm(hk, head, MtpNetworkLayer.FINAL_NORM), unembed);
         }
         return out;
     }

@@ -173,8 +173,8 @@ class DistributedTrainingTest {
         DatasetInfo ds = DatasetInfo.read(dataset, new Configuration());
         MtpModel initial = MtpModel.create(config.model().toModelConfig(ds.vocabSize(), config.run().seed()),
                 config.optimizerSettings(), DataType.FLOAT);
-        Map<String, INDArray> before = initial.graph().getLayer(MtpModel.HEADS).paramTable();
-        Map<String, INDArray> after = trained.graph().getLayer(MtpModel.HEADS).paramTable();
+        Map<String, INDArray> before = initial.graph().getLayer(MtpModel.NETWORK).paramTable();
+        Map<String, INDArray> after = trained.graph().getLayer(MtpModel.NETWORK).paramTable();
         assertTrue(before.keySet().stream().anyMatch(k -> k.startsWith("h2")), "head 2 parameters: " + before.keySet());
         double moved1 = 0;
         double moved2 = 0;

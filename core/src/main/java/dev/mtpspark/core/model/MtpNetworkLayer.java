@@ -25,34 +25,52 @@ import java.util.Map;
 import java.util.function.Function;
 
 /**
- * The n output heads, the shared final norm and the shared unembedding, with the weighted loss
- * {@code Σ_k w_k · CE_k}. Everything that shares the unembedding lives in this one layer because a DL4J
- * graph cannot share a parameter between layers.
+ * The whole network as one DL4J layer: token embedding, the trunk of causal pre-norm blocks, the n output
+ * heads, the shared final norm and the shared unembedding, with the weighted loss {@code Σ_k w_k · CE_k}.
  *
- * <p>Input {@code [B, C, T]}: the trunk output (C = d), or for sequential heads the trunk output followed by
- * the embeddings of the look-ahead tokens x[t+1..t+n−1] (C = n·d). Labels {@code [B, n, T]}: row k−1 holds
- * x[t+k]. Activations (what {@code output()} returns) are the logits {@code [B, n, T, V]}. The loss variable
- * is the batch sum of the per-example loss, which DL4J divides by the batch size.
+ * <p>Why one layer: a DL4J graph cannot share a parameter between layers (the unembedding is shared by every
+ * head, the embedding table with the sequential heads' look-ahead), and every extra DL4J SameDiff layer runs its
+ * forward pass twice per training step — DL4J computes a hidden SameDiff layer's activations for the next layer,
+ * then SameDiff runs the same forward ops again to back-propagate. As one output layer, one SameDiff execution
+ * computes the forward pass, the loss and every gradient (docs/performance.md, improvement 4), and activations
+ * stay position rows {@code [B·T, d]} from embedding to logits.
+ *
+ * <p>Input {@code [B, C, T]}: token ids as numbers; channel 0 the window's tokens, channels 1..n−1 (sequential
+ * heads only) the look-ahead tokens x[t+1..t+n−1]. Labels {@code [B, n, T]}: row k−1 holds x[t+k].
+ * Activations (what {@code output()} returns) are the logits {@code [B, n, T, V]}. The loss variable is the
+ * batch sum of the per-example loss, which DL4J divides by the batch size.
+ *
+ * <p>Parameter names: {@code tokW}, {@code posW} (embedding), {@code t<i>…} (trunk block i), {@code h<k>…}
+ * (head k), {@code finalNorm…} and {@code unembedW}; DL4J prefixes them with the layer name ({@code mtp_}).
+ *
+ * <p>Dropout (training only) multiplies the input of every trunk block and of the heads by a mask that the
+ * layer implementation draws per step and feeds as a placeholder ({@link #dropoutName}), so the forward and
+ * backward passes of a step use the same mask.
  *
  * <p>Each head's graph is built by {@link #headHidden}, {@link #logits} and {@link #horizonLoss}, which take
  * the trunk output and nothing from other heads (except the previous depth for sequential heads). With
- * {@link HeadOrder#PER_HEAD}, training uses {@link #defineHeadGraph} instead of the all-heads graph: one small
- * graph per head, run one after the other by {@link PerHeadOutputLayer} — the paper's memory-efficient order.
+ * {@link HeadOrder#PER_HEAD}, training uses {@link #defineTrunkGraph} and {@link #defineHeadGraph} instead of
+ * the whole-network graph: one small graph per head, run one after the other by {@link PerHeadOutputLayer} —
+ * the paper's memory-efficient order.
  *
  * <p>The loss weights are a constant of the built graph; {@link #setLossWeights(double[])} updates both this
  * configuration (which DL4J serialises and Spark broadcasts) and the built graph's array, so a schedule can
  * change them during training without rebuilding the model.
  */
-public class MtpHeadLayer extends SameDiffOutputLayer {
+public class MtpNetworkLayer extends SameDiffOutputLayer {
     public static final String ACTIVATIONS = "mtp_logits";
     public static final String UNEMBEDDING = "unembedW";
     public static final String FINAL_NORM = "finalNorm";
+    public static final String TOKEN_TABLE = TransformerOps.TOKEN_TABLE;
+    public static final String POSITION_TABLE = TransformerOps.POSITION_TABLE;
 
     private BlockSpec spec;
     private int vocabSize;
+    private int trunkDepth;
     private int predictedTokens;
     private HeadArchitecture headArchitecture;
     private double[] lossWeights;
+    private double dropout;
     private HeadOrder headOrder = HeadOrder.ALL_AT_ONCE;
 
     /** The weight constants of every graph built from this configuration, updated by {@link #setLossWeights}. */
@@ -60,15 +78,17 @@ public class MtpHeadLayer extends SameDiffOutputLayer {
     private transient List<INDArray> builtWeights;
 
     /** For JSON. */
-    public MtpHeadLayer() {
+    public MtpNetworkLayer() {
     }
 
-    public MtpHeadLayer(BlockSpec spec, MtpModelConfig config) {
+    public MtpNetworkLayer(BlockSpec spec, MtpModelConfig config) {
         this.spec = spec;
         this.vocabSize = config.vocabSize();
+        this.trunkDepth = config.trunkDepth();
         this.predictedTokens = config.predictedTokens();
         this.headArchitecture = config.headArchitecture();
         this.lossWeights = config.lossWeights();
+        this.dropout = config.dropout();
         this.headOrder = config.headOrder();
     }
 
@@ -77,23 +97,48 @@ public class MtpHeadLayer extends SameDiffOutputLayer {
         return "h" + k;
     }
 
+    /** Parameter-name prefix of trunk block i (0-based). */
+    public static String trunkPrefix(int i) {
+        return "t" + i;
+    }
+
+    /** Token channels of the input: n for sequential heads (the look-ahead tokens), otherwise 1. */
+    public int inputChannels() {
+        return headArchitecture == HeadArchitecture.SEQUENTIAL ? predictedTokens : 1;
+    }
+
+    /**
+     * Number of dropout points: the input of each trunk block and the heads' input; 0 without dropout. Point
+     * {@code i < trunkDepth} masks the residual stream {@code [N, d]} entering block i, point {@code trunkDepth}
+     * the heads' input {@code [N, C·d]} (trunk output and, for sequential heads, the look-ahead embeddings).
+     */
+    int dropoutPoints() {
+        return dropout > 0 ? trunkDepth + 1 : 0;
+    }
+
+    /** Width of dropout point i (see {@link #dropoutPoints}). */
+    int dropoutWidth(int point) {
+        return point < trunkDepth ? spec.getModelWidth() : inputChannels() * spec.getModelWidth();
+    }
+
+    /** Placeholder name of dropout point i's mask. */
+    static String dropoutName(int point) {
+        return "dropout" + point;
+    }
+
     @Override
     public SDVariable defineLayer(SameDiff sd, SDVariable input, SDVariable labels, Map<String, SDVariable> p) {
         DataType dt = input.dataType();
         TransformerOps ops = new TransformerOps(sd, spec, dt);
-        int d = spec.getModelWidth();
         int t = spec.getContextLength();
-        int channels = headArchitecture == HeadArchitecture.SEQUENTIAL ? predictedTokens * d : d;
-        SDVariable rows = ops.toRows(input, channels);
-        SDVariable trunk = channels == d ? rows : rows.get(SDIndex.all(), SDIndex.interval(0, d));
+        SDVariable[] trunkOut = trunk(sd, ops, input, p);
+        SDVariable trunk = trunkOut[0];
 
         SDVariable[] logits = new SDVariable[predictedTokens];
         SDVariable[] losses = new SDVariable[predictedTokens];
         SDVariable previous = trunk;
         for (int k = 1; k <= predictedTokens; k++) {
-            SDVariable lookAhead = headArchitecture == HeadArchitecture.SEQUENTIAL && k >= 2
-                    ? rows.get(SDIndex.all(), SDIndex.interval((k - 1) * d, k * d)) : null;
-            SDVariable hidden = headHidden(ops, k, trunk, previous, lookAhead, p);
+            SDVariable hidden = headHidden(ops, k, trunk, previous, lookAhead(trunkOut[1], k), p);
             previous = hidden;
             logits[k - 1] = logits(ops, hidden, p);
             SDVariable labelsK = labels.get(SDIndex.all(), SDIndex.point(k - 1), SDIndex.all());
@@ -113,6 +158,49 @@ public class MtpHeadLayer extends SameDiffOutputLayer {
         return total;
     }
 
+    /**
+     * Embedding and trunk of token ids {@code [B, C, T]}: returns the trunk output {@code [N, d]} (the heads'
+     * input, after its dropout) and, for sequential heads, the look-ahead embeddings {@code [N, (n−1)·d]}
+     * (else null). Creates the dropout placeholders when dropout is on.
+     */
+    SDVariable[] trunk(SameDiff sd, TransformerOps ops, SDVariable tokens, Map<String, SDVariable> p) {
+        int d = spec.getModelWidth();
+        int channels = inputChannels();
+        SDVariable embedded = ops.embed(tokens, channels, vocabSize, p);                  // [N, C·d]
+        SDVariable x = channels == 1 ? embedded : embedded.get(SDIndex.all(), SDIndex.interval(0, d));
+        SDVariable lookAhead = channels == 1 ? null : embedded.get(SDIndex.all(), SDIndex.interval(d, channels * d));
+        for (int i = 0; i < trunkDepth; i++) {
+            x = ops.block(trunkPrefix(i), dropout(sd, i, x), p);
+        }
+        if (dropoutPoints() > 0) {
+            if (lookAhead == null) {
+                x = dropout(sd, trunkDepth, x);
+            } else {
+                SDVariable headInput = dropout(sd, trunkDepth, ops.concatFeatures(x, lookAhead));
+                x = headInput.get(SDIndex.all(), SDIndex.interval(0, d));
+                lookAhead = headInput.get(SDIndex.all(), SDIndex.interval(d, channels * d));
+            }
+        }
+        return new SDVariable[] {x, lookAhead};
+    }
+
+    private SDVariable dropout(SameDiff sd, int point, SDVariable x) {
+        if (dropoutPoints() == 0) {
+            return x;
+        }
+        // [N, w] in training; a [1, 1] one in inference, which broadcasts.
+        return x.mul(sd.placeHolder(dropoutName(point), x.dataType(), -1, -1));
+    }
+
+    /** Head k's look-ahead embedding emb(x[t+k−1]) {@code [N, d]} (sequential heads, k ≥ 2), else null. */
+    private SDVariable lookAhead(SDVariable lookAheads, int k) {
+        if (lookAheads == null || k < 2) {
+            return null;
+        }
+        int d = spec.getModelWidth();
+        return lookAheads.get(SDIndex.all(), SDIndex.interval((k - 2) * d, (k - 1) * d));
+    }
+
     private synchronized INDArray newWeightArray(DataType dt) {
         INDArray w = Nd4j.createFromArray(lossWeights).castTo(dt);
         if (builtWeights == null) {
@@ -122,8 +210,17 @@ public class MtpHeadLayer extends SameDiffOutputLayer {
         return w;
     }
 
-    /** Names of the variables of a graph built by {@link #defineHeadGraph}. */
-    static final String HEAD_INPUT = "input";
+    /** Names of the variables of the graphs built by {@link #defineTrunkGraph} and {@link #defineHeadGraph}. */
+    static final String TRUNK_INPUT = "input";
+    /** The trunk output (heads' input) {@code [N, d]}: output of the trunk graph, placeholder of the head graphs. */
+    static final String TRUNK_OUT = "trunkOut";
+    /** Sequential heads: the look-ahead embeddings {@code [N, (n−1)·d]} of the trunk graph. */
+    static final String LOOK_AHEAD_OUT = "lookAheadOut";
+    /** Trunk graph: dL/d(trunk output) and dL/d(look-ahead embeddings), collected from the heads. */
+    static final String TRUNK_UPSTREAM = "trunkUpstream";
+    static final String LOOK_AHEAD_UPSTREAM = "lookAheadUpstream";
+    /** Head graph of a sequential head k ≥ 2: its look-ahead embedding emb(x[t+k−1]) {@code [N, d]}. */
+    static final String HEAD_LOOK_AHEAD = "lookAhead";
     static final String HEAD_LABELS = "labels";
     /** Sequential heads, k ≥ 2: the previous depth's hidden state {@code [N, d]}. */
     static final String HEAD_PREVIOUS = "previous";
@@ -134,28 +231,49 @@ public class MtpHeadLayer extends SameDiffOutputLayer {
     static final String HEAD_LOSS = "weightedLoss";
 
     /**
-     * Defines the graph of head k alone, for {@link HeadOrder#PER_HEAD}: placeholders {@link #HEAD_INPUT} and
-     * {@link #HEAD_LABELS} shaped like the layer's; output {@link #HEAD_HIDDEN} and {@link #HEAD_LOSS}. The
-     * loss variable is {@code HEAD_LOSS}, plus {@code Σ hidden ⊙ upstream} for a sequential head with later
-     * depths: its gradient then carries the later depths' gradient through this depth (a vector-Jacobian
-     * product), so depths can be back-propagated one at a time from the last.
+     * Defines the embedding and trunk alone, for {@link HeadOrder#PER_HEAD}: placeholders {@link #TRUNK_INPUT}
+     * (token ids, shaped like the layer input), the dropout masks, {@link #TRUNK_UPSTREAM} and (sequential)
+     * {@link #LOOK_AHEAD_UPSTREAM}; outputs {@link #TRUNK_OUT} and {@link #LOOK_AHEAD_OUT}. The loss variable is
+     * {@code Σ trunkOut ⊙ trunkUpstream (+ Σ lookAheadOut ⊙ lookAheadUpstream)}: its parameter gradients are the
+     * trunk's share of the network's gradient once the heads have supplied dL/d(trunk output) (a vector-Jacobian
+     * product), so the trunk is back-propagated once, after all heads.
+     *
+     * @param parameter creates (on first use) the variable of a layer parameter
+     */
+    void defineTrunkGraph(SameDiff sd, long[] inputShape, DataType dt, Function<String, SDVariable> parameter) {
+        TransformerOps ops = new TransformerOps(sd, spec, dt);
+        int d = spec.getModelWidth();
+        SDVariable input = sd.placeHolder(TRUNK_INPUT, dt, inputShape);
+        SDVariable[] out = trunk(sd, ops, input, new LazyParameters(parameter));
+        SDVariable trunkOut = sd.identity(TRUNK_OUT, out[0]);
+        SDVariable loss = trunkOut.mul(sd.placeHolder(TRUNK_UPSTREAM, dt, -1, d)).sum();
+        if (out[1] != null) {
+            SDVariable lookAheadOut = sd.identity(LOOK_AHEAD_OUT, out[1]);
+            loss = loss.add(lookAheadOut.mul(sd.placeHolder(LOOK_AHEAD_UPSTREAM, dt, -1, (long) (inputChannels() - 1) * d)).sum());
+        }
+        sd.setLossVariables(loss);
+    }
+
+    /**
+     * Defines the graph of head k alone, for {@link HeadOrder#PER_HEAD}: placeholders {@link #TRUNK_OUT} and
+     * {@link #HEAD_LABELS} (plus {@link #HEAD_LOOK_AHEAD} and {@link #HEAD_PREVIOUS} for a sequential head k ≥ 2);
+     * outputs {@link #HEAD_HIDDEN} and {@link #HEAD_LOSS}. The loss variable is {@code HEAD_LOSS}, plus
+     * {@code Σ hidden ⊙ upstream} for a sequential head with later depths: its gradient then carries the later
+     * depths' gradient through this depth (a vector-Jacobian product), so depths can be back-propagated one at
+     * a time from the last.
      *
      * @param parameter creates (on first use) the variable of a layer parameter; only parameters head k uses are created
      */
-    void defineHeadGraph(SameDiff sd, int k, long[] inputShape, long[] labelShape, DataType dt,
-                         Function<String, SDVariable> parameter) {
+    void defineHeadGraph(SameDiff sd, int k, long[] labelShape, DataType dt, Function<String, SDVariable> parameter) {
         TransformerOps ops = new TransformerOps(sd, spec, dt);
         int d = spec.getModelWidth();
         boolean sequential = headArchitecture == HeadArchitecture.SEQUENTIAL;
-        int channels = sequential ? predictedTokens * d : d;
-        SDVariable input = sd.placeHolder(HEAD_INPUT, dt, inputShape);
+        SDVariable trunk = sd.placeHolder(TRUNK_OUT, dt, -1, d);
         SDVariable labels = sd.placeHolder(HEAD_LABELS, dt, labelShape);
         Map<String, SDVariable> p = new LazyParameters(parameter);
 
-        SDVariable rows = ops.toRows(input, channels);
-        SDVariable trunk = channels == d ? rows : rows.get(SDIndex.all(), SDIndex.interval(0, d));
         SDVariable previous = sequential && k >= 2 ? sd.placeHolder(HEAD_PREVIOUS, dt, -1, d) : trunk;
-        SDVariable lookAhead = sequential && k >= 2 ? rows.get(SDIndex.all(), SDIndex.interval((k - 1) * d, k * d)) : null;
+        SDVariable lookAhead = sequential && k >= 2 ? sd.placeHolder(HEAD_LOOK_AHEAD, dt, -1, d) : null;
         SDVariable hidden = headHidden(ops, k, trunk, previous, lookAhead, p);
         // A named identity, so HEAD_HIDDEN exists even where the hidden state is the trunk itself (k = 1).
         hidden = sd.identity(HEAD_HIDDEN, hidden);
@@ -231,6 +349,10 @@ public class MtpHeadLayer extends SameDiffOutputLayer {
     @Override
     public void defineParameters(SDLayerParams params) {
         int d = spec.getModelWidth();
+        TransformerOps.defineEmbeddingParams(params, vocabSize, spec);
+        for (int i = 0; i < trunkDepth; i++) {
+            TransformerOps.defineBlockParams(params, trunkPrefix(i), spec);
+        }
         for (int k = 1; k <= predictedTokens; k++) {
             String prefix = headPrefix(k);
             switch (headArchitecture) {
@@ -294,6 +416,10 @@ public class MtpHeadLayer extends SameDiffOutputLayer {
     public int getVocabSize() { return vocabSize; }
     public void setVocabSize(int vocabSize) { this.vocabSize = vocabSize; }
     public int getPredictedTokens() { return predictedTokens; }
+    public int getTrunkDepth() { return trunkDepth; }
+    public void setTrunkDepth(int trunkDepth) { this.trunkDepth = trunkDepth; }
+    public double getDropout() { return dropout; }
+    public void setDropout(double dropout) { this.dropout = dropout; }
     public void setPredictedTokens(int predictedTokens) { this.predictedTokens = predictedTokens; }
     public HeadArchitecture getHeadArchitecture() { return headArchitecture; }
     public HeadOrder getHeadOrder() { return headOrder; }
