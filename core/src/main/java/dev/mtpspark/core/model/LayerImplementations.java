@@ -40,7 +40,10 @@ final class LayerImplementations {
     private LayerImplementations() {
     }
 
-    /** The whole-network output layer, all heads in one graph ({@link dev.mtpspark.core.config.HeadOrder#ALL_AT_ONCE}). */
+    /**
+     * The whole-network output layer, all heads in one graph. The token embedding is a row lookup outside
+     * the graph ({@link TokenEmbedding}); the graph starts from the embedded rows.
+     */
     static class OutputLayer extends org.deeplearning4j.nn.layers.samediff.SameDiffOutputLayer {
         private double lastLoss = Double.NaN;
         private INDArray lastLossInput;
@@ -102,6 +105,7 @@ final class LayerImplementations {
                     workspaceMgr.getConfiguration(ArrayType.FF_WORKING_MEM), workspaceMgr.getConfiguration(ArrayType.ACTIVATIONS)));
             Map<String, INDArray> placeholders = new HashMap<>(dropoutMasks(training, input.size(0)));
             placeholders.put(INPUT_KEY, input);
+            placeholders.put(MtpNetworkLayer.EMBEDDED, embedding().rows(tokenTable(), positionTable()));
             if (withLabels) {
                 placeholders.put(LABELS_KEY, labels);
             }
@@ -151,6 +155,36 @@ final class LayerImplementations {
             }
         }
 
+        /** The token ids of the current input, read for the embedding lookup. */
+        protected TokenEmbedding embedding() {
+            return new TokenEmbedding(input, network().getVocabSize());
+        }
+
+        protected INDArray tokenTable() {
+            return paramTable.get(MtpNetworkLayer.TOKEN_TABLE);
+        }
+
+        /** The learned position table, or null with rotary positions. */
+        protected INDArray positionTable() {
+            return paramTable.get(MtpNetworkLayer.POSITION_TABLE);
+        }
+
+        /** Writes the embedding tables' gradients from the gradient of the embedded rows. */
+        protected void writeEmbeddingGradients(TokenEmbedding embedding, INDArray rowGradient) {
+            embedding.writeGradients(rowGradient, gradTable.get(MtpNetworkLayer.TOKEN_TABLE), gradTable.get(MtpNetworkLayer.POSITION_TABLE));
+        }
+
+        /** The parameters the graphs read: all but the embedding tables. */
+        protected List<String> graphParameters() {
+            List<String> names = new ArrayList<>();
+            for (String name : paramTable.keySet()) {
+                if (!MtpNetworkLayer.isEmbeddingTable(name)) {
+                    names.add(name);
+                }
+            }
+            return names;
+        }
+
         /** DL4J's gradient with respect to the input (token ids): zeros, as ids are not differentiable. */
         protected INDArray inputGradient(LayerWorkspaceMgr workspaceMgr) {
             return workspaceMgr.create(ArrayType.ACTIVATION_GRAD, dataType, input.shape());
@@ -171,7 +205,7 @@ final class LayerImplementations {
             ensureInit();
             try (MemoryWorkspace ignored = Nd4j.getWorkspaceManager().scopeOutOfWorkspaces()) {
                 if (sameDiff.getFunction("grad") == null) {
-                    sameDiff.createGradFunction();
+                    sameDiff.createGradFunction(MtpNetworkLayer.EMBEDDED);
                 }
             }
             // As DL4J's implementation: the gradient session allocates in DL4J's workspaces for this step.
@@ -181,16 +215,22 @@ final class LayerImplementations {
                     workspaceMgr.getWorkspaceName(ArrayType.BP_WORKING_MEM), workspaceMgr.getWorkspaceName(ArrayType.ACTIVATION_GRAD),
                     workspaceMgr.getConfiguration(ArrayType.BP_WORKING_MEM), workspaceMgr.getConfiguration(ArrayType.ACTIVATION_GRAD)));
 
-            List<String> wanted = new ArrayList<>(paramTable.keySet());
+            TokenEmbedding embedding = embedding();
+            List<String> parameters = graphParameters();
+            List<String> wanted = new ArrayList<>(parameters);
+            wanted.add(MtpNetworkLayer.EMBEDDED);
             Map<String, INDArray> placeholders = new HashMap<>(dropoutMasks(true, input.size(0)));
             placeholders.put(INPUT_KEY, input);
             placeholders.put(LABELS_KEY, labels);
+            placeholders.put(MtpNetworkLayer.EMBEDDED, embedding.rows(tokenTable(), positionTable()));
             OutAndGrad result = sameDiff.calculateGradientsAndOutputs(placeholders, List.of(outputVar.name()), wanted);
+            for (String name : parameters) {
+                gradTable.get(name).assign(result.getGradients().get(name));
+            }
+            writeEmbeddingGradients(embedding, result.getGradients().get(MtpNetworkLayer.EMBEDDED));
             Gradient gradient = new DefaultGradient();
             for (String name : paramTable.keySet()) {
-                INDArray target = gradTable.get(name);
-                target.assign(result.getGradients().get(name));
-                gradient.gradientForVariable().put(name, target);
+                gradient.gradientForVariable().put(name, gradTable.get(name));
             }
             double loss = result.getOutputs().get(outputVar.name()).getDouble(0);
             sameDiff.clearPlaceholders(true);

@@ -126,12 +126,28 @@ public class MtpNetworkLayer extends SameDiffOutputLayer {
         return "dropout" + point;
     }
 
+    /**
+     * The placeholder of the embedded rows {@code [B·T, C·d]} ({@link TokenEmbedding}): the graphs start from
+     * the embedding's output, and the layer implementation turns its gradient into the tables' gradients.
+     */
+    static final String EMBEDDED = "embedded";
+
+    /** The embedding tables, which the graphs do not read (see {@link #EMBEDDED}). */
+    static boolean isEmbeddingTable(String parameter) {
+        return parameter.equals(TOKEN_TABLE) || parameter.equals(POSITION_TABLE);
+    }
+
+    /**
+     * Defines the whole network on the embedded rows ({@link #EMBEDDED}); {@code input}, the token ids, is read
+     * by the layer implementation, which embeds them.
+     */
     @Override
     public SDVariable defineLayer(SameDiff sd, SDVariable input, SDVariable labels, Map<String, SDVariable> p) {
         DataType dt = input.dataType();
         TransformerOps ops = new TransformerOps(sd, spec, dt);
         int t = spec.getContextLength();
-        SDVariable[] trunkOut = trunk(sd, ops, input, p);
+        SDVariable embedded = sd.placeHolder(EMBEDDED, dt, -1, (long) inputChannels() * spec.getModelWidth());
+        SDVariable[] trunkOut = trunk(sd, ops, embedded, p);
         SDVariable trunk = trunkOut[0];
 
         SDVariable[] logits = new SDVariable[predictedTokens];
@@ -159,14 +175,13 @@ public class MtpNetworkLayer extends SameDiffOutputLayer {
     }
 
     /**
-     * Embedding and trunk of token ids {@code [B, C, T]}: returns the trunk output {@code [N, d]} (the heads'
+     * The trunk on the embedded rows {@code [N, C·d]}: returns the trunk output {@code [N, d]} (the heads'
      * input, after its dropout) and, for sequential heads, the look-ahead embeddings {@code [N, (n−1)·d]}
      * (else null). Creates the dropout placeholders when dropout is on.
      */
-    SDVariable[] trunk(SameDiff sd, TransformerOps ops, SDVariable tokens, Map<String, SDVariable> p) {
+    SDVariable[] trunk(SameDiff sd, TransformerOps ops, SDVariable embedded, Map<String, SDVariable> p) {
         int d = spec.getModelWidth();
         int channels = inputChannels();
-        SDVariable embedded = ops.embed(tokens, channels, vocabSize, p);                  // [N, C·d]
         SDVariable x = channels == 1 ? embedded : embedded.get(SDIndex.all(), SDIndex.interval(0, d));
         SDVariable lookAhead = channels == 1 ? null : embedded.get(SDIndex.all(), SDIndex.interval(d, channels * d));
         for (int i = 0; i < trunkDepth; i++) {
@@ -211,7 +226,7 @@ public class MtpNetworkLayer extends SameDiffOutputLayer {
     }
 
     /** Names of the variables of the graphs built by {@link #defineTrunkGraph} and {@link #defineHeadGraph}. */
-    static final String TRUNK_INPUT = "input";
+    static final String TRUNK_INPUT = EMBEDDED;
     /** The trunk output (heads' input) {@code [N, d]}: output of the trunk graph, placeholder of the head graphs. */
     static final String TRUNK_OUT = "trunkOut";
     /** Sequential heads: the look-ahead embeddings {@code [N, (n−1)·d]} of the trunk graph. */
@@ -231,8 +246,8 @@ public class MtpNetworkLayer extends SameDiffOutputLayer {
     static final String HEAD_LOSS = "weightedLoss";
 
     /**
-     * Defines the embedding and trunk alone, for {@link HeadOrder#PER_HEAD}: placeholders {@link #TRUNK_INPUT}
-     * (token ids, shaped like the layer input), the dropout masks, {@link #TRUNK_UPSTREAM} and (sequential)
+     * Defines the trunk alone, for {@link HeadOrder#PER_HEAD}: placeholders {@link #TRUNK_INPUT}
+     * (the embedded rows), the dropout masks, {@link #TRUNK_UPSTREAM} and (sequential)
      * {@link #LOOK_AHEAD_UPSTREAM}; outputs {@link #TRUNK_OUT} and {@link #LOOK_AHEAD_OUT}. The loss variable is
      * {@code Σ trunkOut ⊙ trunkUpstream (+ Σ lookAheadOut ⊙ lookAheadUpstream)}: its parameter gradients are the
      * trunk's share of the network's gradient once the heads have supplied dL/d(trunk output) (a vector-Jacobian
@@ -240,10 +255,10 @@ public class MtpNetworkLayer extends SameDiffOutputLayer {
      *
      * @param parameter creates (on first use) the variable of a layer parameter
      */
-    void defineTrunkGraph(SameDiff sd, long[] inputShape, DataType dt, Function<String, SDVariable> parameter) {
+    void defineTrunkGraph(SameDiff sd, DataType dt, Function<String, SDVariable> parameter) {
         TransformerOps ops = new TransformerOps(sd, spec, dt);
         int d = spec.getModelWidth();
-        SDVariable input = sd.placeHolder(TRUNK_INPUT, dt, inputShape);
+        SDVariable input = sd.placeHolder(TRUNK_INPUT, dt, -1, (long) inputChannels() * d);
         SDVariable[] out = trunk(sd, ops, input, new LazyParameters(parameter));
         SDVariable trunkOut = sd.identity(TRUNK_OUT, out[0]);
         SDVariable loss = trunkOut.mul(sd.placeHolder(TRUNK_UPSTREAM, dt, -1, d)).sum();

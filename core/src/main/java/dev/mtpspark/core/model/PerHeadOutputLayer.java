@@ -64,12 +64,14 @@ final class PerHeadOutputLayer extends LayerImplementations.OutputLayer {
                 g.assign(0);
             }
             Map<String, INDArray> masks = dropoutMasks(true, input.size(0));
-            INDArray[] trunkOut = trunkForward(masks);
+            TokenEmbedding embedding = embedding();
+            INDArray rows = embedding.rows(tokenTable(), positionTable());
+            INDArray[] trunkOut = trunkForward(masks, rows);
             INDArray trunkGradient = Nd4j.zeros(dataType, trunkOut[0].shape());
             INDArray lookAheadGradient = trunkOut[1] == null ? null : Nd4j.zeros(dataType, trunkOut[1].shape());
             loss = sequential() ? backpropSequential(trunkOut, trunkGradient, lookAheadGradient)
                     : backpropIndependent(trunkOut[0], trunkGradient);
-            trunkBackward(masks, trunkGradient, lookAheadGradient);
+            trunkBackward(masks, rows, embedding, trunkGradient, lookAheadGradient);
         }
         Gradient gradient = new DefaultGradient();
         for (Map.Entry<String, INDArray> e : gradTable.entrySet()) {
@@ -80,9 +82,9 @@ final class PerHeadOutputLayer extends LayerImplementations.OutputLayer {
     }
 
     /** Embedding and trunk forward: the trunk output and (sequential heads) the look-ahead embeddings, detached. */
-    private INDArray[] trunkForward(Map<String, INDArray> masks) {
+    private INDArray[] trunkForward(Map<String, INDArray> masks, INDArray rows) {
         Map<String, INDArray> ph = new HashMap<>(masks);
-        ph.put(MtpNetworkLayer.TRUNK_INPUT, input);
+        ph.put(MtpNetworkLayer.TRUNK_INPUT, rows);
         List<String> outputs = sequential() ? List.of(MtpNetworkLayer.TRUNK_OUT, MtpNetworkLayer.LOOK_AHEAD_OUT) : List.of(MtpNetworkLayer.TRUNK_OUT);
         allocateThroughMemory(trunk.getSessions(), trunk);
         Map<String, INDArray> out = trunk.output(ph, outputs);
@@ -97,20 +99,27 @@ final class PerHeadOutputLayer extends LayerImplementations.OutputLayer {
         return result;
     }
 
-    /** Trunk backward with the heads' dL/d(trunk output) (and dL/d(look-ahead embeddings)); adds its parameter gradients. */
-    private void trunkBackward(Map<String, INDArray> masks, INDArray trunkGradient, INDArray lookAheadGradient) {
+    /**
+     * Trunk backward with the heads' dL/d(trunk output) (and dL/d(look-ahead embeddings)); adds the trunk's parameter
+     * gradients and writes the embedding tables' gradients.
+     */
+    private void trunkBackward(Map<String, INDArray> masks, INDArray rows, TokenEmbedding embedding, INDArray trunkGradient,
+                               INDArray lookAheadGradient) {
         Map<String, INDArray> ph = new HashMap<>(masks);
-        ph.put(MtpNetworkLayer.TRUNK_INPUT, input);
+        ph.put(MtpNetworkLayer.TRUNK_INPUT, rows);
         ph.put(MtpNetworkLayer.TRUNK_UPSTREAM, trunkGradient);
         if (lookAheadGradient != null) {
             ph.put(MtpNetworkLayer.LOOK_AHEAD_UPSTREAM, lookAheadGradient);
         }
         List<String> parameters = parametersOf(trunk);
+        List<String> wanted = new ArrayList<>(parameters);
+        wanted.add(MtpNetworkLayer.TRUNK_INPUT);
         allocateThroughMemory(trunk.getFunction("grad").getSessions(), trunk.getFunction("grad"));
-        Map<String, INDArray> grads = trunk.calculateGradients(ph, parameters);
+        Map<String, INDArray> grads = trunk.calculateGradients(ph, wanted);
         for (String name : parameters) {
             gradTable.get(name).addi(grads.get(name));
         }
+        writeEmbeddingGradients(embedding, grads.get(MtpNetworkLayer.TRUNK_INPUT));
         trunk.clearPlaceholders(true);
         trunk.clearOpInputs();
         memory.freeAll();
@@ -206,7 +215,7 @@ final class PerHeadOutputLayer extends LayerImplementations.OutputLayer {
         double loss;
         try (MemoryWorkspace ignored = Nd4j.getWorkspaceManager().scopeOutOfWorkspaces()) {
             buildGraphs();
-            loss = forwardLoss(trunkForward(dropoutMasks(training, input.size(0))));
+            loss = forwardLoss(trunkForward(dropoutMasks(training, input.size(0)), embedding().rows(tokenTable(), positionTable())));
         }
         return (loss + fullNetRegTerm) / input.size(0);
     }
@@ -324,13 +333,11 @@ final class PerHeadOutputLayer extends LayerImplementations.OutputLayer {
         }
         MtpNetworkLayer conf = network();
         int n = conf.getPredictedTokens();
-        long[] inputShape = input.shape().clone();
-        inputShape[0] = -1;
         long[] labelShape = labels == null ? new long[] {-1, n, conf.getSpec().getContextLength()} : labels.shape().clone();
         labelShape[0] = -1;
         SameDiff trunkGraph = newGraph();
-        conf.defineTrunkGraph(trunkGraph, inputShape, dataType, parameters(trunkGraph));
-        trunkGraph.createGradFunction();
+        conf.defineTrunkGraph(trunkGraph, dataType, parameters(trunkGraph));
+        trunkGraph.createGradFunction(MtpNetworkLayer.TRUNK_INPUT);
         SameDiff[] built = new SameDiff[n];
         for (int k = 1; k <= n; k++) {
             SameDiff sd = newGraph();

@@ -214,29 +214,6 @@ final class TransformerOps {
         return causalMask;
     }
 
-    /**
-     * Token (and learned position) embedding of token ids {@code [B, C, T]} (as numbers) into position rows
-     * {@code [B·T, C·d]}: columns {@code [c·d, (c+1)·d)} embed channel c. Channel 0 holds the window's tokens
-     * x[t] and gets the position embedding; channels c ≥ 1 (sequential heads) hold the look-ahead tokens
-     * x[t+c], embedded with the same table and no position.
-     */
-    SDVariable embed(SDVariable tokens, int channels, int vocabSize, Map<String, SDVariable> p) {
-        int d = spec.getModelWidth();
-        int t = spec.getContextLength();
-        SDVariable[] embedded = new SDVariable[channels];
-        for (int c = 0; c < channels; c++) {
-            SDVariable ids = sd.reshape(tokens.get(SDIndex.all(), SDIndex.point(c), SDIndex.all()), -1).castTo(DataType.INT);
-            // One-hot product rather than gather: SameDiff's gather gradient (M2.1) builds a broken while loop.
-            SDVariable oneHot = sd.oneHot(ids, vocabSize, -1, 1.0, 0.0, dataType);
-            SDVariable rows = oneHot.mmul(p.get(TOKEN_TABLE));                                    // [B·T, d]
-            if (c == 0 && spec.getPositionalEncoding() == PositionalEncoding.LEARNED) {
-                rows = sd.reshape(sd.reshape(rows, -1, t, d).add(p.get(POSITION_TABLE)), -1, d);
-            }
-            embedded[c] = rows;
-        }
-        return channels == 1 ? embedded[0] : sd.concat(1, embedded);
-    }
-
     /** Concatenates two row blocks {@code [N, a]} and {@code [N, b]} into {@code [N, a + b]}. */
     SDVariable concatFeatures(SDVariable a, SDVariable b) {
         return sd.concat(1, a, b);
