@@ -150,25 +150,24 @@ public class MtpNetworkLayer extends SameDiffOutputLayer {
         SDVariable[] trunkOut = trunk(sd, ops, embedded, p);
         SDVariable trunk = trunkOut[0];
 
-        SDVariable[] logits = new SDVariable[predictedTokens];
-        SDVariable[] losses = new SDVariable[predictedTokens];
+        SDVariable[] hidden = new SDVariable[predictedTokens];
         SDVariable previous = trunk;
         for (int k = 1; k <= predictedTokens; k++) {
-            SDVariable hidden = headHidden(ops, k, trunk, previous, lookAhead(trunkOut[1], k), p);
-            previous = hidden;
-            logits[k - 1] = logits(ops, hidden, p);
-            SDVariable labelsK = labels.get(SDIndex.all(), SDIndex.point(k - 1), SDIndex.all());
-            losses[k - 1] = horizonLoss(sd, k, logits[k - 1], labelsK);
+            hidden[k - 1] = headHidden(ops, k, trunk, previous, lookAhead(trunkOut[1], k), p);
+            previous = hidden[k - 1];
         }
-
-        SDVariable[] perHorizonLogits = new SDVariable[predictedTokens];
-        for (int k = 0; k < predictedTokens; k++) {
-            perHorizonLogits[k] = sd.reshape(logits[k], -1, t, vocabSize);
-        }
-        sd.stack(ACTIVATIONS, 1, perHorizonLogits);                                     // [B, n, T, V]
-
+        // All horizons through the shared final norm, unembedding and cross-entropy at once, as rows
+        // [n·N, ·] (horizon-major): one op per step instead of one per horizon — at small widths a step's
+        // cost is mostly the number of ops, and it is the same function (tests compare per horizon).
+        SDVariable rows = predictedTokens == 1 ? hidden[0] : sd.concat(0, hidden);        // [n·N, d]
+        SDVariable logits = logits(ops, rows, p);                                        // [n·N, V]
+        sd.permute(ACTIVATIONS, sd.reshape(logits, predictedTokens, -1, t, vocabSize), 1, 0, 2, 3); // [B, n, T, V]
+        SDVariable ids = sd.reshape(sd.permute(labels, 1, 0, 2), -1).castTo(DataType.INT);  // horizon-major, as the rows
+        SDVariable oneHot = sd.oneHot(ids, vocabSize, -1, 1.0, 0.0, dt);
+        SDVariable logLikelihood = sd.nn.logSoftmax(logits).mul(oneHot).sum(1);          // [n·N]
+        // w_k · (−1/T) · Σ over horizon k's rows: the batch sum of the per-example mean CE, weighted.
+        SDVariable horizonLosses = sd.reshape(logLikelihood, predictedTokens, -1).sum(1).mul(-1.0 / t);   // [n]
         SDVariable weights = sd.constant("horizon_weights", newWeightArray(dt));
-        SDVariable horizonLosses = sd.stack(0, losses);                                   // [n]
         SDVariable total = horizonLosses.mul(weights).sum();
         sd.setLossVariables(total);
         return total;

@@ -154,7 +154,9 @@ public final class CheckpointStore {
         }
         TrainState state = JSON.readValue(read(fs, new Path(dir, STATE)), TrainState.class);
         if (state.formatVersion() != TrainState.FORMAT_VERSION) {
-            throw new IOException("checkpoint format " + state.formatVersion() + " is not " + TrainState.FORMAT_VERSION);
+            throw new IOException("checkpoint format " + state.formatVersion() + " is not " + TrainState.FORMAT_VERSION
+                    + (state.formatVersion() == 1 ? " (format 1 was written by an earlier mtp-spark whose model had separate"
+                    + " embedding and trunk layers; this version cannot load it: start a new run)" : ""));
         }
         File local = Files.createTempFile("mtp-checkpoint", ".zip").toFile();
         try {

@@ -18,5 +18,6 @@ import java.io.Serializable;
  */
 public record TrainState(int formatVersion, long step, long tokensSeen, long dataPosition, long trainWindows,
                          long seed, double elapsedSeconds, double[] lossWeights) implements Serializable {
-    public static final int FORMAT_VERSION = 1;
+    /** 2: the model is one DL4J layer ({@code MtpNetworkLayer}); format 1 had separate embedding and trunk layers. */
+    public static final int FORMAT_VERSION = 2;
 }

@@ -65,6 +65,17 @@ class CheckpointStoreTest {
     }
 
     @Test
+    void aCheckpointOfTheEarlierFormatIsRefusedWithTheReason() throws Exception {
+        CheckpointStore store = store();
+        MtpModel model = MtpModel.create(CONFIG);
+        TrainState old = new TrainState(1, 1, 10, 2, 100, 1, 1, new double[]{1, 1});
+        org.apache.hadoop.fs.Path saved = store.save(model, old, "run: {}\n", "{}", "{}", 3);
+        java.io.IOException e = assertThrows(java.io.IOException.class, () -> CheckpointStore.load(saved, new Configuration()));
+        assertTrue(e.getMessage().contains("checkpoint format 1 is not " + TrainState.FORMAT_VERSION)
+                && e.getMessage().contains("start a new run"), e.getMessage());
+    }
+
+    @Test
     void aCorruptNewestCheckpointIsDetectedAndThePreviousOneUsed() throws Exception {
         CheckpointStore store = store();
         MtpModel model = MtpModel.create(CONFIG);
