@@ -11,9 +11,6 @@ import org.nd4j.autodiff.samediff.SameDiff;
 import org.nd4j.autodiff.samediff.array.SingleThreadArrayHolder;
 import org.nd4j.autodiff.samediff.api.OutAndGrad;
 import org.nd4j.autodiff.samediff.internal.InferenceSession;
-import org.nd4j.autodiff.samediff.internal.SessionMemMgr;
-import org.deeplearning4j.nn.layers.samediff.DL4JSameDiffMemoryMgr;
-import org.nd4j.linalg.api.memory.conf.WorkspaceConfiguration;
 import org.nd4j.autodiff.samediff.internal.memory.AbstractMemoryMgr;
 import org.nd4j.linalg.api.shape.LongShapeDescriptor;
 import org.nd4j.common.primitives.Pair;
@@ -38,11 +35,10 @@ import java.util.function.Function;
  * per step (once for the heads' input, once inside the trunk's backward pass): SameDiff cannot back-propagate
  * from a forward pass it did not run itself.
  *
- * <p>The head graphs run outside DL4J's workspaces, with a SameDiff memory manager that frees every array a head
- * allocated once that head is done ({@link HeadScopedMemoryMgr}): inside DL4J's workspaces nothing would be freed
+ * <p>The graphs run outside DL4J's workspaces, with a SameDiff memory manager that frees every array a graph
+ * allocated once that graph is done ({@link HeadScopedMemoryMgr}): inside DL4J's workspaces nothing would be freed
  * before the whole step ends, and SameDiff's default cache keeps released arrays (up to a quarter of the off-heap
- * limit) — either would bring back the n·[B, T, V] peak this order avoids. The trunk graph, whose arrays are the
- * same in both orders, allocates in DL4J's working-memory workspace (cheap reuse from step to step). Inference ({@code activate}, the
+ * limit) — either would bring back the n·[B, T, V] peak this order avoids. Inference ({@code activate}, the
  * {@code [B, n, T, V]} logits) keeps the whole-network graph, because its output holds every head's logits anyway.
  *
  * <p>Sequential heads chain through their hidden states: the hidden states are computed forward first (without
@@ -61,28 +57,22 @@ final class PerHeadOutputLayer extends LayerImplementations.OutputLayer {
     @Override
     public Pair<Gradient, INDArray> backpropGradient(INDArray epsilon, LayerWorkspaceMgr workspaceMgr) {
         prepareBackprop();
-        Map<String, INDArray> masks = dropoutMasks(true, input.size(0));
-        TokenEmbedding embedding = embedding();
-        INDArray rows = embedding.rows(tokenTable(), positionTable());
+        double loss;
         try (MemoryWorkspace ignored = Nd4j.getWorkspaceManager().scopeOutOfWorkspaces()) {
             buildGraphs();
             for (INDArray g : gradTable.values()) {
                 g.assign(0);
             }
-        }
-        // The trunk runs in this pass's DL4J working-memory workspace, which is open here (not scoped out).
-        SessionMemMgr trunkMemory = trunkMemory(workspaceMgr, ArrayType.BP_WORKING_MEM);
-        INDArray[] trunkOut = trunkForward(masks, rows, trunkMemory);
-        double loss;
-        INDArray trunkGradient;
-        INDArray lookAheadGradient;
-        try (MemoryWorkspace ignored = Nd4j.getWorkspaceManager().scopeOutOfWorkspaces()) {
-            trunkGradient = Nd4j.zeros(dataType, trunkOut[0].shape());
-            lookAheadGradient = trunkOut[1] == null ? null : Nd4j.zeros(dataType, trunkOut[1].shape());
+            Map<String, INDArray> masks = dropoutMasks(true, input.size(0));
+            TokenEmbedding embedding = embedding();
+            INDArray rows = embedding.rows(tokenTable(), positionTable());
+            INDArray[] trunkOut = trunkForward(masks, rows);
+            INDArray trunkGradient = Nd4j.zeros(dataType, trunkOut[0].shape());
+            INDArray lookAheadGradient = trunkOut[1] == null ? null : Nd4j.zeros(dataType, trunkOut[1].shape());
             loss = sequential() ? backpropSequential(trunkOut, trunkGradient, lookAheadGradient)
                     : backpropIndependent(trunkOut[0], trunkGradient);
+            trunkBackward(masks, rows, embedding, trunkGradient, lookAheadGradient);
         }
-        trunkBackward(masks, rows, embedding, trunkGradient, lookAheadGradient, trunkMemory);
         Gradient gradient = new DefaultGradient();
         for (Map.Entry<String, INDArray> e : gradTable.entrySet()) {
             gradient.gradientForVariable().put(e.getKey(), e.getValue());
@@ -92,18 +82,16 @@ final class PerHeadOutputLayer extends LayerImplementations.OutputLayer {
     }
 
     /** Embedding and trunk forward: the trunk output and (sequential heads) the look-ahead embeddings, detached. */
-    private INDArray[] trunkForward(Map<String, INDArray> masks, INDArray rows, SessionMemMgr trunkMemory) {
+    private INDArray[] trunkForward(Map<String, INDArray> masks, INDArray rows) {
         Map<String, INDArray> ph = new HashMap<>(masks);
         ph.put(MtpNetworkLayer.TRUNK_INPUT, rows);
         List<String> outputs = sequential() ? List.of(MtpNetworkLayer.TRUNK_OUT, MtpNetworkLayer.LOOK_AHEAD_OUT) : List.of(MtpNetworkLayer.TRUNK_OUT);
-        session(trunk.getSessions(), trunk).setMmgr(trunkMemory);
+        allocateThroughMemory(trunk.getSessions(), trunk);
         Map<String, INDArray> out = trunk.output(ph, outputs);
         INDArray[] result = new INDArray[2];
-        try (MemoryWorkspace ignored = Nd4j.getWorkspaceManager().scopeOutOfWorkspaces()) {
-            result[0] = out.get(MtpNetworkLayer.TRUNK_OUT).dup();
-            if (sequential()) {
-                result[1] = out.get(MtpNetworkLayer.LOOK_AHEAD_OUT).dup();
-            }
+        result[0] = out.get(MtpNetworkLayer.TRUNK_OUT).dup();
+        if (sequential()) {
+            result[1] = out.get(MtpNetworkLayer.LOOK_AHEAD_OUT).dup();
         }
         trunk.clearPlaceholders(true);
         trunk.clearOpInputs();
@@ -116,7 +104,7 @@ final class PerHeadOutputLayer extends LayerImplementations.OutputLayer {
      * gradients and writes the embedding tables' gradients.
      */
     private void trunkBackward(Map<String, INDArray> masks, INDArray rows, TokenEmbedding embedding, INDArray trunkGradient,
-                               INDArray lookAheadGradient, SessionMemMgr trunkMemory) {
+                               INDArray lookAheadGradient) {
         Map<String, INDArray> ph = new HashMap<>(masks);
         ph.put(MtpNetworkLayer.TRUNK_INPUT, rows);
         ph.put(MtpNetworkLayer.TRUNK_UPSTREAM, trunkGradient);
@@ -126,7 +114,7 @@ final class PerHeadOutputLayer extends LayerImplementations.OutputLayer {
         List<String> parameters = parametersOf(trunk);
         List<String> wanted = new ArrayList<>(parameters);
         wanted.add(MtpNetworkLayer.TRUNK_INPUT);
-        session(trunk.getFunction("grad").getSessions(), trunk.getFunction("grad")).setMmgr(trunkMemory);
+        allocateThroughMemory(trunk.getFunction("grad").getSessions(), trunk.getFunction("grad"));
         Map<String, INDArray> grads = trunk.calculateGradients(ph, wanted);
         for (String name : parameters) {
             gradTable.get(name).addi(grads.get(name));
@@ -227,7 +215,7 @@ final class PerHeadOutputLayer extends LayerImplementations.OutputLayer {
         double loss;
         try (MemoryWorkspace ignored = Nd4j.getWorkspaceManager().scopeOutOfWorkspaces()) {
             buildGraphs();
-            loss = forwardLoss(trunkForward(dropoutMasks(training, input.size(0)), embedding().rows(tokenTable(), positionTable()), memory));
+            loss = forwardLoss(trunkForward(dropoutMasks(training, input.size(0)), embedding().rows(tokenTable(), positionTable())));
         }
         return (loss + fullNetRegTerm) / input.size(0);
     }
@@ -255,24 +243,8 @@ final class PerHeadOutputLayer extends LayerImplementations.OutputLayer {
 
     /** Makes this thread's session of {@code graph} allocate through {@link #memory}. */
     private void allocateThroughMemory(Map<Long, InferenceSession> sessions, SameDiff graph) {
-        session(sessions, graph).setMmgr(memory);
-    }
-
-    private static InferenceSession session(Map<Long, InferenceSession> sessions, SameDiff graph) {
-        return sessions.computeIfAbsent(Thread.currentThread().getId(), id -> SameDiff.getInferenceFactory().create(graph));
-    }
-
-    /**
-     * Where the trunk graph allocates: DL4J's working-memory workspace of this pass when there is one (cheap
-     * reuse across steps; the trunk's arrays are not what the per-head order saves), otherwise {@link #memory}.
-     */
-    private SessionMemMgr trunkMemory(LayerWorkspaceMgr workspaceMgr, ArrayType working) {
-        String workspace = workspaceMgr.isScopedOut(working) ? null : workspaceMgr.getWorkspaceName(working);
-        if (workspace == null) {
-            return memory;
-        }
-        WorkspaceConfiguration conf = workspaceMgr.getConfiguration(working);
-        return new DL4JSameDiffMemoryMgr(workspace, workspace, conf, conf);
+        sessions.computeIfAbsent(Thread.currentThread().getId(), id -> SameDiff.getInferenceFactory().create(graph))
+                .setMmgr(memory);
     }
 
     /**
