@@ -162,9 +162,8 @@ public class MtpNetworkLayer extends SameDiffOutputLayer {
         SDVariable rows = predictedTokens == 1 ? hidden[0] : sd.concat(0, hidden);        // [n·N, d]
         SDVariable logits = logits(ops, rows, p);                                        // [n·N, V]
         sd.permute(ACTIVATIONS, sd.reshape(logits, predictedTokens, -1, t, vocabSize), 1, 0, 2, 3); // [B, n, T, V]
-        SDVariable ids = sd.reshape(sd.permute(labels, 1, 0, 2), -1).castTo(DataType.INT);  // horizon-major, as the rows
-        SDVariable oneHot = sd.oneHot(ids, vocabSize, -1, 1.0, 0.0, dt);
-        SDVariable logLikelihood = sd.nn.logSoftmax(logits).mul(oneHot).sum(1);          // [n·N]
+        SDVariable ids = sd.reshape(sd.permute(labels, 1, 0, 2), -1);                      // horizon-major, as the rows
+        SDVariable logLikelihood = rowLogLikelihoods(sd, logits, ids);                     // [n·N]
         // w_k · (−1/T) · Σ over horizon k's rows: the batch sum of the per-example mean CE, weighted.
         SDVariable horizonLosses = sd.reshape(logLikelihood, predictedTokens, -1).sum(1).mul(-1.0 / t);   // [n]
         SDVariable weights = sd.constant("horizon_weights", newWeightArray(dt));
@@ -346,13 +345,17 @@ public class MtpNetworkLayer extends SameDiffOutputLayer {
 
     /** Batch sum of the per-example mean cross-entropy of horizon k; {@code labelsK} is {@code [B, T]}. */
     SDVariable horizonLoss(SameDiff sd, int k, SDVariable logits, SDVariable labelsK) {
-        SDVariable ids = sd.reshape(labelsK, -1).castTo(DataType.INT);
+        SDVariable logLikelihood = rowLogLikelihoods(sd, logits, sd.reshape(labelsK, -1)).sum();
+        return logLikelihood.mul("loss_h" + k, -1.0 / spec.getContextLength());
+    }
+
+    /** Log-likelihood of each row's label: {@code logits [R, V]}, {@code ids [R]} (as numbers) → {@code [R]}. */
+    private SDVariable rowLogLikelihoods(SameDiff sd, SDVariable logits, SDVariable ids) {
         // Not sd.loss.sparseSoftmaxCrossEntropy: its gradient (M2.1) ignores the incoming gradient, which
         // would silently drop the horizon weight and the 1/T factor. logSoftmax without a dimension (last axis):
         // the variant with one fails to clone when the gradient graph is built.
-        SDVariable oneHot = sd.oneHot(ids, vocabSize, -1, 1.0, 0.0, logits.dataType());
-        SDVariable logLikelihood = sd.nn.logSoftmax(logits).mul(oneHot).sum();
-        return logLikelihood.mul("loss_h" + k, -1.0 / spec.getContextLength());
+        SDVariable oneHot = sd.oneHot(ids.castTo(DataType.INT), vocabSize, -1, 1.0, 0.0, logits.dataType());
+        return sd.nn.logSoftmax(logits).mul(oneHot).sum(1);
     }
 
     @Override
