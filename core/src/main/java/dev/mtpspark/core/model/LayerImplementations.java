@@ -7,18 +7,24 @@ import org.deeplearning4j.nn.gradient.Gradient;
 import org.deeplearning4j.nn.layers.samediff.DL4JSameDiffMemoryMgr;
 import org.deeplearning4j.nn.workspace.ArrayType;
 import org.deeplearning4j.nn.workspace.LayerWorkspaceMgr;
+import org.nd4j.autodiff.samediff.SDVariable;
 import org.nd4j.autodiff.samediff.SameDiff;
+import org.nd4j.autodiff.samediff.array.SingleThreadArrayHolder;
 import org.nd4j.autodiff.samediff.api.OutAndGrad;
 import org.nd4j.autodiff.samediff.internal.InferenceSession;
 import org.nd4j.common.primitives.Pair;
 import org.nd4j.linalg.api.buffer.DataType;
 import org.nd4j.linalg.api.memory.MemoryWorkspace;
+import org.nd4j.linalg.api.memory.conf.WorkspaceConfiguration;
 import org.nd4j.linalg.api.ndarray.INDArray;
 import org.nd4j.linalg.api.ops.random.impl.BernoulliDistribution;
 import org.nd4j.linalg.factory.Nd4j;
+import org.nd4j.linalg.indexing.INDArrayIndex;
+import org.nd4j.linalg.indexing.NDArrayIndex;
 
 import java.util.ArrayList;
 import java.util.HashMap;
+import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 
@@ -215,29 +221,120 @@ final class LayerImplementations {
                     workspaceMgr.getWorkspaceName(ArrayType.BP_WORKING_MEM), workspaceMgr.getWorkspaceName(ArrayType.ACTIVATION_GRAD),
                     workspaceMgr.getConfiguration(ArrayType.BP_WORKING_MEM), workspaceMgr.getConfiguration(ArrayType.ACTIVATION_GRAD)));
 
+            long batch = input.size(0);
             TokenEmbedding embedding = embedding();
-            List<String> parameters = graphParameters();
-            List<String> wanted = new ArrayList<>(parameters);
-            wanted.add(MtpNetworkLayer.EMBEDDED);
-            Map<String, INDArray> placeholders = new HashMap<>(dropoutMasks(true, input.size(0)));
-            placeholders.put(INPUT_KEY, input);
-            placeholders.put(LABELS_KEY, labels);
-            placeholders.put(MtpNetworkLayer.EMBEDDED, embedding.rows(tokenTable(), positionTable()));
-            OutAndGrad result = sameDiff.calculateGradientsAndOutputs(placeholders, List.of(outputVar.name()), wanted);
-            for (String name : parameters) {
-                gradTable.get(name).assign(result.getGradients().get(name));
+            Map<String, INDArray> masks = dropoutMasks(true, batch);
+            INDArray rows = embedding.rows(tokenTable(), positionTable());
+            int shards = network().shardsFor(batch, Nd4j.getEnvironment().isCPU());
+            double loss;
+            if (shards == 1) {
+                INDArray[] rowGradient = new INDArray[1];
+                loss = shardGradient(sameDiff, placeholders(masks, rows, labels), gradTable, g -> rowGradient[0] = g);
+                writeEmbeddingGradients(embedding, rowGradient[0]);
+            } else {
+                BatchShards sharded = batchShards(shards);
+                INDArray rowGradient;
+                try (MemoryWorkspace ignored = Nd4j.getWorkspaceManager().scopeOutOfWorkspaces()) {
+                    rowGradient = Nd4j.createUninitializedDetached(rows.dataType(), rows.shape());
+                }
+                long t = network().getSpec().getContextLength();
+                BatchShards.ShardWork work = (graph, j, target) -> {
+                    long from = sharded.start(j, batch);
+                    long to = sharded.start(j + 1, batch);
+                    INDArrayIndex windows = NDArrayIndex.interval(from, to);
+                    INDArrayIndex windowRows = NDArrayIndex.interval(from * t, to * t);
+                    Map<String, INDArray> shardMasks = new HashMap<>();
+                    masks.forEach((name, mask) -> shardMasks.put(name, mask.size(0) == 1 ? mask : mask.get(windowRows, NDArrayIndex.all())));
+                    INDArray shardLabels = labels.get(windows, NDArrayIndex.all(), NDArrayIndex.all());
+                    return shardGradient(graph, placeholders(shardMasks, rows.get(windowRows, NDArrayIndex.all()), shardLabels), target,
+                            g -> rowGradient.get(windowRows, NDArrayIndex.all()).assign(g));
+                };
+                WorkspaceConfiguration workspace = workspaceMgr.isScopedOut(ArrayType.BP_WORKING_MEM) ? null
+                        : workspaceMgr.getConfiguration(ArrayType.BP_WORKING_MEM);
+                loss = sharded.run(work, sameDiff, gradTable, gradients, workspace);
+                writeEmbeddingGradients(embedding, rowGradient);
             }
-            writeEmbeddingGradients(embedding, result.getGradients().get(MtpNetworkLayer.EMBEDDED));
             Gradient gradient = new DefaultGradient();
             for (String name : paramTable.keySet()) {
                 gradient.gradientForVariable().put(name, gradTable.get(name));
             }
-            double loss = result.getOutputs().get(outputVar.name()).getDouble(0);
-            sameDiff.clearPlaceholders(true);
-            sameDiff.clearOpInputs();
             rememberLoss(loss);
             return new Pair<>(gradient, inputGradient(workspaceMgr));
         }
+
+        /** The whole-network graph's placeholders for a (shard of a) batch; placeholders must be whole arrays, not views. */
+        private static Map<String, INDArray> placeholders(Map<String, INDArray> masks, INDArray rows, INDArray labels) {
+            Map<String, INDArray> placeholders = new HashMap<>();
+            masks.forEach((name, mask) -> placeholders.put(name, mask.isView() ? mask.dup() : mask));
+            placeholders.put(MtpNetworkLayer.EMBEDDED, rows.isView() ? rows.dup() : rows);
+            placeholders.put(LABELS_KEY, labels.isView() ? labels.dup() : labels);
+            return placeholders;
+        }
+
+        /**
+         * Forward and backward of {@code graph} on one (shard of a) batch: writes the parameter gradients into
+         * {@code target}, hands the embedded rows' gradient to {@code rowGradient} while it is still valid, and
+         * returns the loss (the shard's sum of weighted per-window losses).
+         */
+        private double shardGradient(SameDiff graph, Map<String, INDArray> placeholders, Map<String, INDArray> target,
+                                     java.util.function.Consumer<INDArray> rowGradient) {
+            List<String> parameters = graphParameters();
+            List<String> wanted = new ArrayList<>(parameters);
+            wanted.add(MtpNetworkLayer.EMBEDDED);
+            String lossName = outputVar.name();
+            OutAndGrad result = graph.calculateGradientsAndOutputs(placeholders, List.of(lossName), wanted);
+            for (String name : parameters) {
+                target.get(name).assign(result.getGradients().get(name));
+            }
+            rowGradient.accept(result.getGradients().get(MtpNetworkLayer.EMBEDDED));
+            double loss = result.getOutputs().get(lossName).getDouble(0);
+            graph.clearPlaceholders(true);
+            graph.clearOpInputs();
+            return loss;
+        }
+
+        private BatchShards shards;
+
+        /** The sharded executor for {@code count} shards, built on first use (and again if the count changes). */
+        private BatchShards batchShards(int count) {
+            if (shards == null || shards.shards() != count) {
+                shards = new BatchShards(count, this::newWholeNetworkGraph, gradients,
+                        flat -> layerConf().initializer().getGradientsFromFlattened(conf, flat));
+            }
+            return shards;
+        }
+
+        /**
+         * Another instance of the whole-network graph, as DL4J's {@code doInit} builds the layer's own (same
+         * variable names, so the same output name), reading the layer's parameter arrays, with its gradient function.
+         */
+        private SameDiff newWholeNetworkGraph() {
+            SameDiff sd = newGraph();
+            MtpNetworkLayer conf = network();
+            long[] inputShape = input.shape().clone();
+            inputShape[0] = -1;
+            long[] labelShape = labels.shape().clone();
+            labelShape[0] = -1;
+            SDVariable inputVar = sd.placeHolder(INPUT_KEY, dataType, inputShape);
+            SDVariable labelVar = sd.placeHolder(LABELS_KEY, dataType, labelShape);
+            Map<String, SDVariable> variables = new LinkedHashMap<>();
+            conf.getLayerParams().getParamShapes().forEach((name, shape) -> variables.put(name, sd.var(name, dataType, shape)));
+            SDVariable out = conf.defineLayer(sd, inputVar, labelVar, variables);
+            if (!out.name().equals(outputVar.name())) {
+                throw new IllegalStateException("graph copy names its loss " + out.name() + ", the layer's graph " + outputVar.name());
+            }
+            paramTable.forEach((name, array) -> sd.associateArrayWithVariable(array, sd.getVariable(name)));
+            sd.createGradFunction(MtpNetworkLayer.EMBEDDED);
+            return sd;
+        }
+    }
+
+    /** A new, empty graph whose variables may be views of the layer's flat parameter vector. */
+    static SameDiff newGraph() {
+        SameDiff sd = SameDiff.create();
+        // As DL4J's own SameDiff layers: a single-thread array holder lets variables be views of the flat parameters.
+        sd.setArrayHolders(new SingleThreadArrayHolder(), new SingleThreadArrayHolder(), false);
+        return sd;
     }
 
     /** Wires a freshly created implementation the way DL4J's own {@code instantiate} does. */

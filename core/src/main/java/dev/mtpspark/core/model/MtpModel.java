@@ -197,6 +197,16 @@ public final class MtpModel {
         return model;
     }
 
+    /**
+     * This model with another {@code batchShards} (threads per training step): the same graph, whose layer reads
+     * the setting at every step, so nothing is rebuilt; this instance sees the change too.
+     */
+    public MtpModel withBatchShards(int batchShards) {
+        MtpModelConfig changed = config.toBuilder().batchShards(batchShards).build();   // validates
+        headLayer().setBatchShards(batchShards);
+        return new MtpModel(changed, graph);
+    }
+
     /** Writes configuration, parameters and updater state in DL4J's model format. */
     public void save(File file) throws IOException {
         ModelSerializer.writeModel(graph, file, true);

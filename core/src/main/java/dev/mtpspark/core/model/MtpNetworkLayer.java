@@ -72,6 +72,7 @@ public class MtpNetworkLayer extends SameDiffOutputLayer {
     private double[] lossWeights;
     private double dropout;
     private HeadOrder headOrder = HeadOrder.ALL_AT_ONCE;
+    private int batchShards;
 
     /** The weight constants of every graph built from this configuration, updated by {@link #setLossWeights}. */
     @JsonIgnore
@@ -90,6 +91,18 @@ public class MtpNetworkLayer extends SameDiffOutputLayer {
         this.lossWeights = config.lossWeights();
         this.dropout = config.dropout();
         this.headOrder = config.headOrder();
+        this.batchShards = config.batchShards();
+    }
+
+    /**
+     * How many shards (threads) a training step of {@code batch} windows uses: the configured
+     * {@code batchShards}, or with 0 the CPU cores this JVM may use (1 on a GPU backend, whose device is one
+     * stream); never more than the windows. 1 means the step runs on the calling thread alone, with ND4J's own
+     * op threads.
+     */
+    int shardsFor(long batch, boolean cpuBackend) {
+        int wanted = batchShards > 0 ? batchShards : cpuBackend ? Runtime.getRuntime().availableProcessors() : 1;
+        return (int) Math.max(1, Math.min(wanted, batch));
     }
 
     /** Parameter-name prefix of head k (1-based); DL4J parameter names must not contain underscores. */
@@ -440,6 +453,9 @@ public class MtpNetworkLayer extends SameDiffOutputLayer {
     public void setPredictedTokens(int predictedTokens) { this.predictedTokens = predictedTokens; }
     public HeadArchitecture getHeadArchitecture() { return headArchitecture; }
     public HeadOrder getHeadOrder() { return headOrder; }
+    public int getBatchShards() { return batchShards; }
+    /** Takes effect at the next training step; the layer reads it per step. */
+    public void setBatchShards(int batchShards) { this.batchShards = batchShards; }
     public void setHeadOrder(HeadOrder headOrder) { this.headOrder = headOrder == null ? HeadOrder.ALL_AT_ONCE : headOrder; }
     public void setHeadArchitecture(HeadArchitecture headArchitecture) { this.headArchitecture = headArchitecture; }
 }

@@ -7,7 +7,6 @@ import org.deeplearning4j.nn.gradient.Gradient;
 import org.deeplearning4j.nn.workspace.LayerWorkspaceMgr;
 import org.nd4j.autodiff.samediff.SDVariable;
 import org.nd4j.autodiff.samediff.SameDiff;
-import org.nd4j.autodiff.samediff.array.SingleThreadArrayHolder;
 import org.nd4j.autodiff.samediff.api.OutAndGrad;
 import org.nd4j.autodiff.samediff.internal.InferenceSession;
 import org.nd4j.autodiff.samediff.internal.memory.AbstractMemoryMgr;
@@ -334,12 +333,12 @@ final class PerHeadOutputLayer extends LayerImplementations.OutputLayer {
         int n = conf.getPredictedTokens();
         long[] labelShape = labels == null ? new long[] {-1, n, conf.getSpec().getContextLength()} : labels.shape().clone();
         labelShape[0] = -1;
-        SameDiff trunkGraph = newGraph();
+        SameDiff trunkGraph = LayerImplementations.newGraph();
         conf.defineTrunkGraph(trunkGraph, dataType, parameters(trunkGraph));
         trunkGraph.createGradFunction(MtpNetworkLayer.TRUNK_INPUT);
         SameDiff[] built = new SameDiff[n];
         for (int k = 1; k <= n; k++) {
-            SameDiff sd = newGraph();
+            SameDiff sd = LayerImplementations.newGraph();
             conf.defineHeadGraph(sd, k, labelShape, dataType, parameters(sd));
             List<String> needGradients = new ArrayList<>(List.of(MtpNetworkLayer.TRUNK_OUT));
             for (String placeholder : List.of(MtpNetworkLayer.HEAD_PREVIOUS, MtpNetworkLayer.HEAD_LOOK_AHEAD)) {
@@ -352,13 +351,6 @@ final class PerHeadOutputLayer extends LayerImplementations.OutputLayer {
         }
         trunk = trunkGraph;
         heads = built;
-    }
-
-    private static SameDiff newGraph() {
-        SameDiff sd = SameDiff.create();
-        // As DL4J's own SameDiff layers: a single-thread array holder lets variables be views of the flat parameters.
-        sd.setArrayHolders(new SingleThreadArrayHolder(), new SingleThreadArrayHolder(), false);
-        return sd;
     }
 
     /** Creates a graph's variable for a layer parameter, backed by the layer's own array. */

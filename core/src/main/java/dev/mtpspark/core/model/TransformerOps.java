@@ -3,7 +3,6 @@ package dev.mtpspark.core.model;
 import dev.mtpspark.core.config.NormType;
 import dev.mtpspark.core.config.PositionalEncoding;
 import org.deeplearning4j.nn.conf.layers.samediff.SDLayerParams;
-import org.nd4j.autodiff.samediff.SDIndex;
 import org.nd4j.autodiff.samediff.SDVariable;
 import org.nd4j.autodiff.samediff.SameDiff;
 import org.nd4j.linalg.api.buffer.DataType;
@@ -144,10 +143,10 @@ final class TransformerOps {
         int t = spec.getContextLength();
         SDVariable qkv = x.mmul(p.get(prefix + "attnQkvW")).add(p.get(prefix + "attnQkvBias"));
         // [B·T, 3d] -> [B, T, 3, h, hd] -> [3, B, h, T, hd] -> [3, B·h, T, hd]
-        SDVariable split = sd.reshape(sd.permute(sd.reshape(qkv, -1, t, 3, h, hd), 2, 0, 3, 1, 4), 3, -1, t, hd);
-        SDVariable q = split.get(SDIndex.point(0));
-        SDVariable k = split.get(SDIndex.point(1));
-        SDVariable v = split.get(SDIndex.point(2));
+        SDVariable[] split = sd.unstack(sd.reshape(sd.permute(sd.reshape(qkv, -1, t, 3, h, hd), 2, 0, 3, 1, 4), 3, -1, t, hd), 0, 3);
+        SDVariable q = split[0];
+        SDVariable k = split[1];
+        SDVariable v = split[2];
         if (spec.getPositionalEncoding() == PositionalEncoding.ROPE) {
             q = rotary(q);
             k = rotary(k);
@@ -194,8 +193,9 @@ final class TransformerOps {
             ropeCos = sd.constant("rope_cos", Nd4j.create(cos).castTo(dataType));
             ropeSin = sd.constant("rope_sin", Nd4j.create(sin).castTo(dataType));
         }
-        SDVariable first = x.get(SDIndex.all(), SDIndex.all(), SDIndex.interval(0, half));
-        SDVariable second = x.get(SDIndex.all(), SDIndex.all(), SDIndex.interval(half, 2 * half));
+        SDVariable[] halves = sd.unstack(sd.reshape(x, -1, spec.getContextLength(), 2, half), 2, 2);
+        SDVariable first = halves[0];
+        SDVariable second = halves[1];
         return sd.concat(2, first.mul(ropeCos).sub(second.mul(ropeSin)), second.mul(ropeCos).add(first.mul(ropeSin)));
     }
 

@@ -91,7 +91,7 @@ public record TrainConfig(Run run, Data data, Model model, Optimizer optimizer, 
     public record Model(int contextLength, int predictedTokens, int modelWidth, int attentionHeads, int trunkDepth,
                         int mlpWidth, HeadArchitecture headArchitecture, List<Double> lossWeights, NormType norm,
                         PositionalEncoding positionalEncoding, double dropout, double initStd, double normEpsilon,
-                        HeadOrder headOrder)
+                        HeadOrder headOrder, int batchShards)
             implements Serializable {
 
         public Model {
@@ -109,7 +109,8 @@ public record TrainConfig(Run run, Data data, Model model, Optimizer optimizer, 
                         .vocabSize(vocabSize).contextLength(contextLength).predictedTokens(predictedTokens)
                         .modelWidth(modelWidth).attentionHeads(attentionHeads).trunkDepth(trunkDepth).mlpWidth(mlpWidth)
                         .headArchitecture(headArchitecture).normType(norm).positionalEncoding(positionalEncoding)
-                        .dropout(dropout).initStd(initStd).normEpsilon(normEpsilon).seed(seed).headOrder(headOrder);
+                        .dropout(dropout).initStd(initStd).normEpsilon(normEpsilon).seed(seed).headOrder(headOrder)
+                        .batchShards(batchShards);
                 if (!lossWeights.isEmpty()) {
                     b.lossWeights(lossWeights.stream().mapToDouble(Double::doubleValue).toArray());
                 }

@@ -114,8 +114,9 @@ public final class TrainJob {
         TrainState state;
         if (resumed.isPresent()) {
             CheckpointStore.Loaded c = resumed.get();
-            // The head order only changes how a step is computed, so a run may switch it when it resumes.
-            if (!c.model().config().toBuilder().headOrder(modelConfig.headOrder()).build().equals(modelConfig)) {
+            // The head order and the batch shards only change how a step is computed, so a run may switch them when it resumes.
+            if (!c.model().config().toBuilder().headOrder(modelConfig.headOrder()).batchShards(modelConfig.batchShards())
+                    .build().equals(modelConfig)) {
                 throw new BadInputException("run.output = " + runDir + " holds a run of a different model (checkpoint "
                         + c.path() + " has " + c.model().config() + ", the configuration asks for " + modelConfig
                         + "); choose another run.output, or --overwrite to discard it");
@@ -125,7 +126,7 @@ public final class TrainJob {
                         + " training windows, data.dataset = " + dataset.path() + " has " + trainCount
                         + "; resuming would not continue the same data order. Use the original dataset or --overwrite");
             }
-            model = c.model().withHeadOrder(modelConfig.headOrder());
+            model = c.model().withHeadOrder(modelConfig.headOrder()).withBatchShards(modelConfig.batchShards());
             state = c.state();
             LOG.info("resuming from {} at step {} ({} tokens seen)", c.path(), state.step(), state.tokensSeen());
         } else {

@@ -1,0 +1,212 @@
+package dev.mtpspark.core.model;
+
+import org.deeplearning4j.nn.layers.samediff.DL4JSameDiffMemoryMgr;
+import org.nd4j.autodiff.samediff.SameDiff;
+import org.nd4j.linalg.api.blas.Blas;
+import org.nd4j.linalg.api.memory.MemoryWorkspace;
+import org.nd4j.linalg.api.memory.conf.WorkspaceConfiguration;
+import org.nd4j.linalg.api.ndarray.INDArray;
+import org.nd4j.linalg.factory.Environment;
+import org.nd4j.linalg.factory.Nd4j;
+import org.nd4j.nativeblas.NativeOpsHolder;
+
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.Future;
+import java.util.concurrent.LinkedBlockingQueue;
+import java.util.concurrent.ThreadPoolExecutor;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.function.Function;
+import java.util.function.Supplier;
+
+/**
+ * Runs one training step's forward and backward pass on several threads at once, each thread on a contiguous
+ * share (shard) of the minibatch's windows, and sums the shards' parameter gradients into the layer's gradient.
+ * The loss is a sum over windows, so the summed gradient is the whole batch's gradient: the step is the same
+ * function, only the order of floating-point additions differs.
+ *
+ * <p>Why: at the recipe shapes a step is hundreds of small ND4J operations, each too small to split well over
+ * the cores; ND4J then pays a thread wake-up per operation. Whole shards on single-threaded operations keep every
+ * core busy instead (docs/performance.md, improvement 7). While a sharded step runs, ND4J's operations and
+ * OpenBLAS are set to one thread each (reference-counted across concurrent steps, restored after the last).
+ *
+ * <p>Shard 0 runs on the calling thread with the layer's own graph, in DL4J's workspaces; shard {@code j ≥ 1}
+ * runs on its own worker thread with its own copy of the graph (a SameDiff execution is not thread-safe; the
+ * copies read the same parameter arrays) and writes its gradients into its own flat buffer, laid out as the
+ * layer's gradient vector, so combining them is one addition per shard. Worker threads are daemons that end
+ * after a minute idle.
+ */
+final class BatchShards {
+    /** Work on one shard: run {@code graph} on shard {@code shard}, write the parameter gradients into {@code target}; returns the shard's loss. */
+    interface ShardWork {
+        double run(SameDiff graph, int shard, Map<String, INDArray> target);
+    }
+
+    private static final String WORKSPACE = "MTP_BATCH_SHARD";
+    private static final AtomicInteger THREAD_IDS = new AtomicInteger();
+
+    private final int shards;
+    private final List<ThreadPoolExecutor> workers = new ArrayList<>();
+    private final List<SameDiff> graphs = new ArrayList<>();
+    private final List<INDArray> buffers = new ArrayList<>();
+    private final List<Map<String, INDArray>> bufferViews = new ArrayList<>();
+
+    /**
+     * @param shards       the number of shards, ≥ 2
+     * @param graphFactory builds one more copy of the layer's whole-network graph (with its gradient function)
+     * @param gradientView the layer's flat gradient vector
+     * @param viewsOf      splits a flat vector laid out as {@code gradientView} into one array per parameter
+     */
+    BatchShards(int shards, Supplier<SameDiff> graphFactory, INDArray gradientView,
+                Function<INDArray, Map<String, INDArray>> viewsOf) {
+        this.shards = shards;
+        try (MemoryWorkspace ignored = Nd4j.getWorkspaceManager().scopeOutOfWorkspaces()) {
+            for (int j = 1; j < shards; j++) {
+                graphs.add(graphFactory.get());
+                INDArray buffer = Nd4j.createUninitializedDetached(gradientView.dataType(), gradientView.shape());
+                buffers.add(buffer);
+                bufferViews.add(viewsOf.apply(buffer));
+                ThreadPoolExecutor worker = new ThreadPoolExecutor(1, 1, 60, TimeUnit.SECONDS, new LinkedBlockingQueue<>(), r -> {
+                    Thread t = new Thread(() -> {
+                        singleThreadedOmp();
+                        r.run();
+                    }, "mtp-batch-shard-" + THREAD_IDS.incrementAndGet());
+                    t.setDaemon(true);
+                    return t;
+                });
+                worker.allowCoreThreadTimeOut(true);
+                workers.add(worker);
+            }
+        }
+    }
+
+    int shards() {
+        return shards;
+    }
+
+    /** The first window of shard {@code j} of a batch of {@code batch} windows (shard j holds windows [start(j), start(j+1))). */
+    long start(int j, long batch) {
+        return j * batch / shards;
+    }
+
+    /**
+     * Runs {@code work} for every shard at once and leaves the sum of the shards' gradients in
+     * {@code layerGradients} (shard 0 writes there directly). {@code workspace} is the configuration of the
+     * caller's backward working memory, reused for the workers' own workspaces, or null when the caller runs
+     * without workspaces.
+     *
+     * @return the sum of the shards' losses
+     */
+    double run(ShardWork work, SameDiff ownGraph, Map<String, INDArray> layerGradients, INDArray layerGradientView,
+               WorkspaceConfiguration workspace) {
+        List<Future<Double>> pending = new ArrayList<>();
+        enterSingleThreaded();
+        int callerOmpThreads = onCpu() ? NativeOpsHolder.getInstance().getDeviceNativeOps().ompGetMaxThreads() : 0;
+        try {
+            for (int j = 1; j < shards; j++) {
+                int shard = j;
+                SameDiff graph = graphs.get(j - 1);
+                Map<String, INDArray> target = bufferViews.get(j - 1);
+                pending.add(workers.get(j - 1).submit(() -> inWorkspace(workspace, () -> {
+                    allocateInWorkspace(graph, workspace);
+                    return work.run(graph, shard, target);
+                })));
+            }
+            if (onCpu()) {
+                NativeOpsHolder.getInstance().getDeviceNativeOps().setOmpNumThreads(1);
+            }
+            double loss = work.run(ownGraph, 0, layerGradients);
+            for (Future<Double> f : pending) {
+                loss += f.get();
+            }
+            for (INDArray buffer : buffers) {
+                layerGradientView.addi(buffer);
+            }
+            return loss;
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new IllegalStateException("interrupted while waiting for the batch shards", e);
+        } catch (ExecutionException e) {
+            if (e.getCause() instanceof RuntimeException r) {
+                throw r;
+            }
+            if (e.getCause() instanceof Error err) {
+                throw err;
+            }
+            throw new IllegalStateException("a batch shard failed", e.getCause());
+        } finally {
+            for (Future<Double> f : pending) {
+                try {
+                    f.get();              // never leave a worker writing into the buffers after a failure
+                } catch (Exception ignored) {
+                    // the first failure is already being thrown
+                }
+            }
+            if (onCpu()) {
+                NativeOpsHolder.getInstance().getDeviceNativeOps().setOmpNumThreads(callerOmpThreads);
+            }
+            exitSingleThreaded();
+        }
+    }
+
+    /** Runs {@code body} inside this worker thread's own workspace (DL4J's memory manager needs an open one). */
+    private static double inWorkspace(WorkspaceConfiguration conf, Supplier<Double> body) {
+        if (conf == null) {
+            return body.get();
+        }
+        try (MemoryWorkspace ignored = Nd4j.getWorkspaceManager().getAndActivateWorkspace(conf, WORKSPACE)) {
+            return body.get();
+        }
+    }
+
+    /** Makes this worker thread's gradient session of {@code graph} allocate in the worker's workspace (or detached without one). */
+    private static void allocateInWorkspace(SameDiff graph, WorkspaceConfiguration conf) {
+        SameDiff gradFunction = graph.getFunction("grad");
+        String name = conf == null ? null : WORKSPACE;
+        long self = Thread.currentThread().getId();
+        gradFunction.getSessions().keySet().removeIf(id -> id != self);    // sessions of earlier (timed-out) worker threads
+        gradFunction.getSessions().computeIfAbsent(Thread.currentThread().getId(), id -> SameDiff.getInferenceFactory().create(gradFunction))
+                .setMmgr(new DL4JSameDiffMemoryMgr(name, name, conf, conf));
+    }
+
+    private static boolean onCpu() {
+        return Nd4j.getEnvironment().isCPU();
+    }
+
+    /** OpenBLAS (OpenMP build) takes its thread count from the calling thread's OpenMP setting. */
+    private static void singleThreadedOmp() {
+        if (onCpu()) {
+            NativeOpsHolder.getInstance().getDeviceNativeOps().setOmpNumThreads(1);
+        }
+    }
+
+    private static final Object THREAD_SETTINGS = new Object();
+    private static int activeSteps;
+    private static int savedOpThreads;
+    private static int savedBlasThreads;
+
+    private static void enterSingleThreaded() {
+        synchronized (THREAD_SETTINGS) {
+            if (activeSteps++ == 0 && onCpu()) {
+                Environment env = Nd4j.getEnvironment();
+                Blas blas = Nd4j.factory().blas();
+                savedOpThreads = env.maxMasterThreads();
+                savedBlasThreads = blas.getMaxThreads();
+                env.setMaxMasterThreads(1);
+                blas.setMaxThreads(1);
+            }
+        }
+    }
+
+    private static void exitSingleThreaded() {
+        synchronized (THREAD_SETTINGS) {
+            if (--activeSteps == 0 && onCpu()) {
+                Nd4j.getEnvironment().setMaxMasterThreads(savedOpThreads);
+                Nd4j.factory().blas().setMaxThreads(savedBlasThreads);
+            }
+        }
+    }
+}

@@ -1,0 +1,128 @@
+package dev.mtpspark.core.model;
+
+import dev.mtpspark.core.config.HeadArchitecture;
+import dev.mtpspark.core.config.InvalidConfigException;
+import dev.mtpspark.core.config.MtpModelConfig;
+import dev.mtpspark.core.config.NormType;
+import dev.mtpspark.core.config.PositionalEncoding;
+import org.deeplearning4j.nn.graph.ComputationGraph;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.Arguments;
+import org.junit.jupiter.params.provider.MethodSource;
+import org.nd4j.linalg.api.buffer.DataType;
+import org.nd4j.linalg.api.ndarray.INDArray;
+import org.nd4j.linalg.dataset.api.MultiDataSet;
+import org.nd4j.linalg.factory.Nd4j;
+import org.nd4j.linalg.learning.config.Adam;
+
+import java.util.Map;
+import java.util.TreeMap;
+import java.util.stream.Stream;
+
+import static org.junit.jupiter.api.Assertions.*;
+
+/** A step split over batch shards (threads) computes the unsharded step's loss and gradients. */
+class BatchShardsTest {
+
+    static Stream<Arguments> cases() {
+        return Stream.of(
+                Arguments.of(HeadArchitecture.PARALLEL, 2, 2, 4, 0.0),
+                Arguments.of(HeadArchitecture.PARALLEL, 3, 3, 5, 0.2),      // uneven shards: 1, 2 and 2 windows
+                Arguments.of(HeadArchitecture.SEQUENTIAL, 3, 2, 3, 0.1),
+                Arguments.of(HeadArchitecture.LINEAR, 2, 4, 4, 0.0));
+    }
+
+    @ParameterizedTest(name = "{0} n={1} shards={2} batch={3} dropout={4}")
+    @MethodSource("cases")
+    void shardedStepGivesTheUnshardedLossAndGradients(HeadArchitecture arch, int n, int shards, int batch, double dropout) {
+        MtpModelConfig base = TestModels.tiny(arch, n).lossWeights(TestModels.nonUniformWeights(n)).dropout(dropout)
+                .normType(arch == HeadArchitecture.SEQUENTIAL ? NormType.RMS_NORM : NormType.LAYER_NORM)
+                .positionalEncoding(arch == HeadArchitecture.SEQUENTIAL ? PositionalEncoding.ROPE : PositionalEncoding.LEARNED)
+                .batchShards(1).build();
+        MtpModel single = TestModels.doubleModel(base);
+        MtpModel sharded = TestModels.doubleModel(base.toBuilder().batchShards(shards).build());
+        assertEquals(shards, sharded.headLayer().shardsFor(batch, true));
+        MultiDataSet data = TestModels.randomBatch(base, batch, 11, DataType.DOUBLE);
+
+        Nd4j.getRandom().setSeed(99);                          // the same dropout masks for both
+        Map<String, INDArray> expected = gradients(single.graph(), data);
+        double expectedScore = single.graph().score();
+        Nd4j.getRandom().setSeed(99);
+        Map<String, INDArray> actual = gradients(sharded.graph(), data);
+        assertEquals(expectedScore, sharded.graph().score(), 1e-12 * Math.abs(expectedScore), "training score");
+        assertEquals(expected.keySet(), actual.keySet());
+        for (String name : expected.keySet()) {
+            INDArray e = expected.get(name);
+            INDArray a = actual.get(name);
+            double scale = e.norm2Number().doubleValue();
+            double difference = e.sub(a).norm2Number().doubleValue();
+            assertTrue(difference <= 1e-11 * scale + 1e-15, name + ": |Δ| = " + difference + ", |g| = " + scale);
+            assertTrue(scale > 0 || name.endsWith(MtpNetworkLayer.POSITION_TABLE), name + " has a zero gradient");
+        }
+        if (dropout == 0) {
+            assertEquals(single.score(data), sharded.graph().score(), 1e-12, "training score vs a separate forward pass");
+        }
+    }
+
+    @Test
+    void shardedTrainingFollowsTheSameTrajectoryAndRepeatedStepsReuseTheWorkers() {
+        MtpModelConfig base = TestModels.tiny(HeadArchitecture.PARALLEL, 2).batchShards(1).build();
+        MtpModel single = MtpModel.create(base, new Adam(1e-2), DataType.DOUBLE);
+        MtpModel sharded = MtpModel.create(base, new Adam(1e-2), DataType.DOUBLE).withBatchShards(2);
+        assertEquals(2, sharded.config().batchShards());
+        for (int step = 0; step < 4; step++) {
+            if (step == 2) {                                   // loss-weight changes reach the workers' graphs too
+                single.setLossWeights(new double[] {1, 0.25});
+                sharded.setLossWeights(new double[] {1, 0.25});
+            }
+            MultiDataSet batch = TestModels.randomBatch(base, 4, 500 + step, DataType.DOUBLE);
+            single.fit(batch);
+            sharded.fit(batch);
+            assertEquals(single.graph().score(), sharded.graph().score(), 1e-10, "step " + step);
+        }
+        double difference = single.graph().params().sub(sharded.graph().params()).norm2Number().doubleValue();
+        assertTrue(difference < 1e-9, "parameters differ by " + difference);
+        // The last batch has fewer windows than shards: the step falls back to as many shards as windows.
+        MultiDataSet one = TestModels.randomBatch(base, 1, 900, DataType.DOUBLE);
+        single.fit(one);
+        sharded.fit(one);
+        assertEquals(single.graph().score(), sharded.graph().score(), 1e-10, "one-window batch");
+    }
+
+    @Test
+    void aModelTrainsOnBatchesOfDifferentSizes() {
+        // SameDiff's strided-slice gradient (M2.1) fixes its input's shape when the gradient graph is built; the
+        // attention split once used one, and a graph that had run on one batch size then failed on another.
+        for (HeadArchitecture arch : HeadArchitecture.values()) {
+            MtpModelConfig config = TestModels.tiny(arch, 3).batchShards(1).build();
+            MtpModel model = MtpModel.create(config, new Adam(1e-2), DataType.DOUBLE);
+            for (int batch : new int[] {4, 1, 3}) {
+                model.fit(TestModels.randomBatch(config, batch, 700 + batch, DataType.DOUBLE));
+                assertTrue(Double.isFinite(model.graph().score()), arch + " batch " + batch);
+            }
+        }
+    }
+
+    @Test
+    void automaticShardingUsesTheCoresOnCpuAndOneShardOnAGpu() {
+        MtpNetworkLayer auto = TestModels.doubleModel(TestModels.tiny(HeadArchitecture.PARALLEL, 1).build()).headLayer();
+        assertEquals(0, auto.getBatchShards(), "0 (automatic) is the default");
+        int cores = Runtime.getRuntime().availableProcessors();
+        assertEquals(Math.min(cores, 64), auto.shardsFor(64, true));
+        assertEquals(1, auto.shardsFor(1, true), "never more shards than windows");
+        assertEquals(1, auto.shardsFor(64, false), "one shard on a GPU backend");
+        InvalidConfigException e = assertThrows(InvalidConfigException.class,
+                () -> TestModels.tiny(HeadArchitecture.PARALLEL, 1).batchShards(-1).build());
+        assertTrue(e.getMessage().contains("batchShards"), e.getMessage());
+    }
+
+    private static Map<String, INDArray> gradients(ComputationGraph graph, MultiDataSet batch) {
+        graph.setInputs(batch.getFeatures());
+        graph.setLabels(batch.getLabels());
+        graph.computeGradientAndScore();
+        Map<String, INDArray> copy = new TreeMap<>();
+        graph.gradient().gradientForVariable().forEach((k, v) -> copy.put(k, v.dup()));
+        return copy;
+    }
+}
