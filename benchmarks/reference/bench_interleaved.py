@@ -159,7 +159,7 @@ def run_config(java, shape_name, shape, variant, n, removed, args, workdir):
     spec = {k: getattr(cfg, k) for k in ("vocabSize", "contextLength", "modelWidth", "attentionHeads", "trunkDepth",
                                          "mlpWidth", "predictedTokens", "headArchitecture", "seed")}
     spec.update(batch=batch, learningRate=args.lr, headOrder=args.head_order, windows=windows_path,
-                exportWeights=weights_path, batchShards=args.batch_shards)
+                exportWeights=weights_path, stepThreads=args.step_threads)
     built = java.call("build " + json.dumps(spec), "built")
     side = TorchSide(cfg, weights_path, windows, args.lr)
     torch_params = sum(p.numel() for p in side.model.parameters())
@@ -236,8 +236,8 @@ def main():
     ap.add_argument("--lr", type=float, default=1e-3)
     ap.add_argument("--head-order", default="ALL_AT_ONCE", choices=["ALL_AT_ONCE", "PER_HEAD"],
                     help="the Java model's head order (MtpModelConfig.headOrder)")
-    ap.add_argument("--batch-shards", type=int, default=None,
-                    help="the Java model's batchShards (threads per step); default: --threads, so both sides use as many cores")
+    ap.add_argument("--step-threads", type=int, default=None,
+                    help="the Java model's stepThreads (threads per step); default: --threads, so both sides use as many cores")
     ap.add_argument("--seed", type=int, default=1337)
     ap.add_argument("--gemm", default="2048,4096", help="square sizes for the matrix-multiply peak")
     ap.add_argument("--gemm-reps", type=int, default=3)
@@ -245,8 +245,8 @@ def main():
     ap.add_argument("--command", default=None, help="the command line to record in the results")
     args = ap.parse_args()
     args.rounds = per_shape(args.rounds, "rounds", DEFAULT_ROUNDS)
-    if args.batch_shards is None:
-        args.batch_shards = args.threads
+    if args.step_threads is None:
+        args.step_threads = args.threads
     args.block = per_shape(args.block, "block", DEFAULT_BLOCK)
     args.warmup_blocks = per_shape(args.warmup_blocks, "warmup-blocks", DEFAULT_WARMUP_BLOCKS)
 
@@ -306,7 +306,7 @@ def main():
                     "nd4jOmpThreads": machine.get("nd4jOmpThreads"),
                     "OMP_WAIT_POLICY": os.environ.get("OMP_WAIT_POLICY", "unset (libgomp default: spin, then sleep)")},
         "javaHeadOrder": args.head_order,
-        "javaBatchShards": args.batch_shards,
+        "javaStepThreads": args.step_threads,
         "method": ("single precision; training step = forward + backward + Adam(lr %g) update: MtpModel.fit (DL4J "
                    "ComputationGraph, timed on a worker thread of a long-lived JVM) vs zero_grad/backward/"
                    "torch.optim.Adam.step on mtp_reference.MtpReference; same initial weights (exported by the Java "

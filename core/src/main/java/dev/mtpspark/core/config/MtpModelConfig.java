@@ -29,9 +29,11 @@ import java.util.Objects;
  * @param seed               seed of the weight initialisation
  * @param headOrder          how a training step computes the heads: all at once, or one at a time (the paper's
  *                           memory-efficient order); same losses and gradients, different peak memory
- * @param batchShards        how many threads compute one training step, each on its share of the minibatch
- *                           (all-at-once head order; the gradients are summed, so the step is the same function);
- *                           0 = automatic: the CPU cores the JVM may use, at most the batch size, and 1 on a GPU
+ * @param stepThreads        how many threads one training step may use (CPU backend): the minibatch is split into
+ *                           min(threads, batch) shards computed concurrently, each with an equal share of the
+ *                           threads for its ND4J operations; the shards' gradients are summed, so the step is the
+ *                           same function. 0 = every core the JVM may use (a Spark job resolves 0 to
+ *                           {@code spark.task.cpus}); the per-head order and the GPU backend use one shard
  */
 public record MtpModelConfig(
         int vocabSize,
@@ -50,13 +52,13 @@ public record MtpModelConfig(
         double initStd,
         long seed,
         HeadOrder headOrder,
-        int batchShards) implements Serializable {
+        int stepThreads) implements Serializable {
 
     /** Upper bound on n; beyond it the [B, n, T, V] outputs stop making sense for any vocabulary. */
     public static final int MAX_PREDICTED_TOKENS = 64;
 
-    /** Upper bound on {@code batchShards}: one thread per shard, and far more threads than cores only costs. */
-    public static final int MAX_BATCH_SHARDS = 256;
+    /** Upper bound on {@code stepThreads}; far more threads than cores only costs. */
+    public static final int MAX_STEP_THREADS = 256;
 
     public MtpModelConfig {
         requireAtLeast("vocabSize", vocabSize, 2);
@@ -84,9 +86,9 @@ public record MtpModelConfig(
                     "with ROPE the head width modelWidth/attentionHeads (" + modelWidth / attentionHeads + ") must be even");
         }
         lossWeights = validateWeights(lossWeights, predictedTokens);
-        if (batchShards < 0 || batchShards > MAX_BATCH_SHARDS) {
-            throw new InvalidConfigException("batchShards", batchShards,
-                    "must be in [0, " + MAX_BATCH_SHARDS + "] (0 = one per CPU core, 1 = no sharding)");
+        if (stepThreads < 0 || stepThreads > MAX_STEP_THREADS) {
+            throw new InvalidConfigException("stepThreads", stepThreads,
+                    "must be in [0, " + MAX_STEP_THREADS + "] (0 = every CPU core the JVM may use)");
         }
         if (!(dropout >= 0.0 && dropout < 1.0)) {
             throw new InvalidConfigException("dropout", dropout, "must be in [0, 1)");
@@ -156,7 +158,7 @@ public record MtpModelConfig(
                 .attentionHeads(attentionHeads).trunkDepth(trunkDepth).mlpWidth(mlpWidth)
                 .predictedTokens(predictedTokens).headArchitecture(headArchitecture).lossWeights(lossWeights)
                 .normType(normType).positionalEncoding(positionalEncoding).dropout(dropout)
-                .normEpsilon(normEpsilon).initStd(initStd).seed(seed).headOrder(headOrder).batchShards(batchShards);
+                .normEpsilon(normEpsilon).initStd(initStd).seed(seed).headOrder(headOrder).stepThreads(stepThreads);
     }
 
     public static Builder builder() {
@@ -172,14 +174,14 @@ public record MtpModelConfig(
                 && normType == c.normType && positionalEncoding == c.positionalEncoding
                 && Double.compare(dropout, c.dropout) == 0 && Double.compare(normEpsilon, c.normEpsilon) == 0
                 && Double.compare(initStd, c.initStd) == 0 && seed == c.seed && headOrder == c.headOrder
-                && batchShards == c.batchShards;
+                && stepThreads == c.stepThreads;
     }
 
     @Override
     public int hashCode() {
         return Objects.hash(vocabSize, contextLength, modelWidth, attentionHeads, trunkDepth, mlpWidth,
                 predictedTokens, headArchitecture, Arrays.hashCode(lossWeights), normType, positionalEncoding,
-                dropout, normEpsilon, initStd, seed, headOrder, batchShards);
+                dropout, normEpsilon, initStd, seed, headOrder, stepThreads);
     }
 
     @Override
@@ -189,7 +191,7 @@ public record MtpModelConfig(
                 + mlpWidth + ", predictedTokens=" + predictedTokens + ", headArchitecture=" + headArchitecture
                 + ", lossWeights=" + Arrays.toString(lossWeights) + ", normType=" + normType
                 + ", positionalEncoding=" + positionalEncoding + ", dropout=" + dropout + ", normEpsilon="
-                + normEpsilon + ", initStd=" + initStd + ", seed=" + seed + ", headOrder=" + headOrder + ", batchShards=" + batchShards + "}";
+                + normEpsilon + ", initStd=" + initStd + ", seed=" + seed + ", headOrder=" + headOrder + ", stepThreads=" + stepThreads + "}";
     }
 
     private static void requireAtLeast(String key, int value, int min) {
@@ -218,7 +220,7 @@ public record MtpModelConfig(
         private double initStd = 0.02;
         private long seed = 1234;
         private HeadOrder headOrder = HeadOrder.ALL_AT_ONCE;
-        private int batchShards;
+        private int stepThreads;
 
         public Builder vocabSize(int v) { vocabSize = v; return this; }
         public Builder contextLength(int v) { contextLength = v; return this; }
@@ -248,8 +250,8 @@ public record MtpModelConfig(
         public Builder initStd(double v) { initStd = v; return this; }
         public Builder seed(long v) { seed = v; return this; }
         public Builder headOrder(HeadOrder v) { headOrder = Objects.requireNonNull(v, "headOrder"); return this; }
-        /** Threads (shards of the minibatch) per training step; 0 = automatic. */
-        public Builder batchShards(int v) { batchShards = v; return this; }
+        /** Threads per training step; 0 = every core. */
+        public Builder stepThreads(int v) { stepThreads = v; return this; }
 
         public MtpModelConfig build() {
             double[] w = lossWeights != null ? lossWeights
@@ -257,7 +259,7 @@ public record MtpModelConfig(
                     : new double[] {1};
             return new MtpModelConfig(vocabSize, contextLength, modelWidth, attentionHeads, trunkDepth,
                     mlpWidth == null ? 4 * modelWidth : mlpWidth, predictedTokens, headArchitecture, w, normType,
-                    positionalEncoding, dropout, normEpsilon, initStd, seed, headOrder, batchShards);
+                    positionalEncoding, dropout, normEpsilon, initStd, seed, headOrder, stepThreads);
         }
     }
 }

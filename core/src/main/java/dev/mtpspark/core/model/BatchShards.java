@@ -30,8 +30,8 @@ import java.util.function.Supplier;
  *
  * <p>Why: at the recipe shapes a step is hundreds of small ND4J operations, each too small to split well over
  * the cores; ND4J then pays a thread wake-up per operation. Whole shards on single-threaded operations keep every
- * core busy instead (docs/performance.md, improvement 7). While a sharded step runs, ND4J's operations and
- * OpenBLAS are set to one thread each (reference-counted across concurrent steps, restored after the last).
+ * core busy instead (docs/performance.md, improvement 7). While a step runs, ND4J's operations and OpenBLAS are
+ * set to the step's threads per shard (its thread budget divided by the shards; see {@link #withOpThreads}).
  *
  * <p>Shard 0 runs on the calling thread with the layer's own graph, in DL4J's workspaces; shard {@code j ≥ 1}
  * runs on its own worker thread with its own copy of the graph (a SameDiff execution is not thread-safe; the
@@ -70,10 +70,7 @@ final class BatchShards {
                 buffers.add(buffer);
                 bufferViews.add(viewsOf.apply(buffer));
                 ThreadPoolExecutor worker = new ThreadPoolExecutor(1, 1, 60, TimeUnit.SECONDS, new LinkedBlockingQueue<>(), r -> {
-                    Thread t = new Thread(() -> {
-                        singleThreadedOmp();
-                        r.run();
-                    }, "mtp-batch-shard-" + THREAD_IDS.incrementAndGet());
+                    Thread t = new Thread(r, "mtp-batch-shard-" + THREAD_IDS.incrementAndGet());
                     t.setDaemon(true);
                     return t;
                 });
@@ -101,22 +98,23 @@ final class BatchShards {
      * @return the sum of the shards' losses
      */
     double run(ShardWork work, SameDiff ownGraph, Map<String, INDArray> layerGradients, INDArray layerGradientView,
-               WorkspaceConfiguration workspace) {
+               WorkspaceConfiguration workspace, int threadsPerShard) {
+        return withOpThreads(threadsPerShard, () -> runShards(work, ownGraph, layerGradients, layerGradientView, workspace, threadsPerShard));
+    }
+
+    private double runShards(ShardWork work, SameDiff ownGraph, Map<String, INDArray> layerGradients, INDArray layerGradientView,
+                             WorkspaceConfiguration workspace, int threadsPerShard) {
         List<Future<Double>> pending = new ArrayList<>();
-        enterSingleThreaded();
-        int callerOmpThreads = onCpu() ? NativeOpsHolder.getInstance().getDeviceNativeOps().ompGetMaxThreads() : 0;
         try {
             for (int j = 1; j < shards; j++) {
                 int shard = j;
                 SameDiff graph = graphs.get(j - 1);
                 Map<String, INDArray> target = bufferViews.get(j - 1);
                 pending.add(workers.get(j - 1).submit(() -> inWorkspace(workspace, () -> {
+                    setThreadOmp(threadsPerShard);
                     allocateInWorkspace(graph, workspace);
                     return work.run(graph, shard, target);
                 })));
-            }
-            if (onCpu()) {
-                NativeOpsHolder.getInstance().getDeviceNativeOps().setOmpNumThreads(1);
             }
             double loss = work.run(ownGraph, 0, layerGradients);
             for (Future<Double> f : pending) {
@@ -145,10 +143,6 @@ final class BatchShards {
                     // the first failure is already being thrown
                 }
             }
-            if (onCpu()) {
-                NativeOpsHolder.getInstance().getDeviceNativeOps().setOmpNumThreads(callerOmpThreads);
-            }
-            exitSingleThreaded();
         }
     }
 
@@ -177,9 +171,9 @@ final class BatchShards {
     }
 
     /** OpenBLAS (OpenMP build) takes its thread count from the calling thread's OpenMP setting. */
-    private static void singleThreadedOmp() {
+    private static void setThreadOmp(int threads) {
         if (onCpu()) {
-            NativeOpsHolder.getInstance().getDeviceNativeOps().setOmpNumThreads(1);
+            NativeOpsHolder.getInstance().getDeviceNativeOps().setOmpNumThreads(threads);
         }
     }
 
@@ -188,24 +182,37 @@ final class BatchShards {
     private static int savedOpThreads;
     private static int savedBlasThreads;
 
-    private static void enterSingleThreaded() {
+    /**
+     * Runs {@code body} (a training step, or its shards) with ND4J's operations and OpenBLAS set to {@code threads}
+     * threads each (CPU backend; nothing changes on a GPU). The process-wide settings are taken by the first of
+     * concurrent steps and restored when the last one ends (concurrent steps in one JVM are tasks of one Spark
+     * executor, with one setting); the calling thread's OpenMP setting is restored when {@code body} returns.
+     */
+    static double withOpThreads(int threads, Supplier<Double> body) {
+        if (!onCpu()) {
+            return body.get();
+        }
+        int callerOmp = NativeOpsHolder.getInstance().getDeviceNativeOps().ompGetMaxThreads();
         synchronized (THREAD_SETTINGS) {
-            if (activeSteps++ == 0 && onCpu()) {
+            if (activeSteps++ == 0) {
                 Environment env = Nd4j.getEnvironment();
                 Blas blas = Nd4j.factory().blas();
                 savedOpThreads = env.maxMasterThreads();
                 savedBlasThreads = blas.getMaxThreads();
-                env.setMaxMasterThreads(1);
-                blas.setMaxThreads(1);
+                env.setMaxMasterThreads(threads);
+                blas.setMaxThreads(threads);
             }
         }
-    }
-
-    private static void exitSingleThreaded() {
-        synchronized (THREAD_SETTINGS) {
-            if (--activeSteps == 0 && onCpu()) {
-                Nd4j.getEnvironment().setMaxMasterThreads(savedOpThreads);
-                Nd4j.factory().blas().setMaxThreads(savedBlasThreads);
+        setThreadOmp(threads);
+        try {
+            return body.get();
+        } finally {
+            setThreadOmp(callerOmp);
+            synchronized (THREAD_SETTINGS) {
+                if (--activeSteps == 0) {
+                    Nd4j.getEnvironment().setMaxMasterThreads(savedOpThreads);
+                    Nd4j.factory().blas().setMaxThreads(savedBlasThreads);
+                }
             }
         }
     }

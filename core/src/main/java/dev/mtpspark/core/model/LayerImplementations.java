@@ -225,14 +225,17 @@ final class LayerImplementations {
             TokenEmbedding embedding = embedding();
             Map<String, INDArray> masks = dropoutMasks(true, batch);
             INDArray rows = embedding.rows(tokenTable(), positionTable());
-            int shards = network().shardsFor(batch, Nd4j.getEnvironment().isCPU());
+            boolean cpu = Nd4j.getEnvironment().isCPU();
+            int shards = network().shardsFor(batch, cpu);
+            int threadsPerShard = Math.max(1, network().threadBudget(cpu) / shards);
             double loss;
             if (shards == 1) {
                 INDArray[] rowGradient = new INDArray[1];
-                loss = shardGradient(sameDiff, placeholders(masks, rows, labels), gradTable, g -> rowGradient[0] = g);
+                loss = BatchShards.withOpThreads(threadsPerShard,
+                        () -> shardGradient(sameDiff, placeholders(masks, rows, labels), gradTable, g -> rowGradient[0] = g));
                 writeEmbeddingGradients(embedding, rowGradient[0]);
             } else {
-                BatchShards sharded = batchShards(shards);
+                BatchShards sharded = stepThreads(shards);
                 INDArray rowGradient;
                 try (MemoryWorkspace ignored = Nd4j.getWorkspaceManager().scopeOutOfWorkspaces()) {
                     rowGradient = Nd4j.createUninitializedDetached(rows.dataType(), rows.shape());
@@ -251,7 +254,7 @@ final class LayerImplementations {
                 };
                 WorkspaceConfiguration workspace = workspaceMgr.isScopedOut(ArrayType.BP_WORKING_MEM) ? null
                         : workspaceMgr.getConfiguration(ArrayType.BP_WORKING_MEM);
-                loss = sharded.run(work, sameDiff, gradTable, gradients, workspace);
+                loss = sharded.run(work, sameDiff, gradTable, gradients, workspace, threadsPerShard);
                 writeEmbeddingGradients(embedding, rowGradient);
             }
             Gradient gradient = new DefaultGradient();
@@ -296,7 +299,7 @@ final class LayerImplementations {
         private BatchShards shards;
 
         /** The sharded executor for {@code count} shards, built on first use (and again if the count changes). */
-        private BatchShards batchShards(int count) {
+        private BatchShards stepThreads(int count) {
             if (shards == null || shards.shards() != count) {
                 shards = new BatchShards(count, this::newWholeNetworkGraph, gradients,
                         flat -> layerConf().initializer().getGradientsFromFlattened(conf, flat));

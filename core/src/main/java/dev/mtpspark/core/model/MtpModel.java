@@ -198,12 +198,12 @@ public final class MtpModel {
     }
 
     /**
-     * This model with another {@code batchShards} (threads per training step): the same graph, whose layer reads
+     * This model with another {@code stepThreads} (threads per training step): the same graph, whose layer reads
      * the setting at every step, so nothing is rebuilt; this instance sees the change too.
      */
-    public MtpModel withBatchShards(int batchShards) {
-        MtpModelConfig changed = config.toBuilder().batchShards(batchShards).build();   // validates
-        headLayer().setBatchShards(batchShards);
+    public MtpModel withStepThreads(int stepThreads) {
+        MtpModelConfig changed = config.toBuilder().stepThreads(stepThreads).build();   // validates
+        headLayer().setStepThreads(stepThreads);
         return new MtpModel(changed, graph);
     }
 

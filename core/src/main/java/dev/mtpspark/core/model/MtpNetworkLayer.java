@@ -72,7 +72,7 @@ public class MtpNetworkLayer extends SameDiffOutputLayer {
     private double[] lossWeights;
     private double dropout;
     private HeadOrder headOrder = HeadOrder.ALL_AT_ONCE;
-    private int batchShards;
+    private int stepThreads;
 
     /** The weight constants of every graph built from this configuration, updated by {@link #setLossWeights}. */
     @JsonIgnore
@@ -91,18 +91,20 @@ public class MtpNetworkLayer extends SameDiffOutputLayer {
         this.lossWeights = config.lossWeights();
         this.dropout = config.dropout();
         this.headOrder = config.headOrder();
-        this.batchShards = config.batchShards();
+        this.stepThreads = config.stepThreads();
     }
 
     /**
-     * How many shards (threads) a training step of {@code batch} windows uses: the configured
-     * {@code batchShards}, or with 0 the CPU cores this JVM may use (1 on a GPU backend, whose device is one
-     * stream); never more than the windows. 1 means the step runs on the calling thread alone, with ND4J's own
-     * op threads.
+     * The threads a training step may use: the configured {@code stepThreads}, or with 0 the CPU cores this JVM
+     * may use; 1 on a GPU backend (its device is one stream).
      */
+    int threadBudget(boolean cpuBackend) {
+        return !cpuBackend ? 1 : stepThreads > 0 ? stepThreads : Runtime.getRuntime().availableProcessors();
+    }
+
+    /** How many shards a training step of {@code batch} windows uses: one per thread of the budget, at most one per window. */
     int shardsFor(long batch, boolean cpuBackend) {
-        int wanted = batchShards > 0 ? batchShards : cpuBackend ? Runtime.getRuntime().availableProcessors() : 1;
-        return (int) Math.max(1, Math.min(wanted, batch));
+        return (int) Math.max(1, Math.min(threadBudget(cpuBackend), batch));
     }
 
     /** Parameter-name prefix of head k (1-based); DL4J parameter names must not contain underscores. */
@@ -453,9 +455,9 @@ public class MtpNetworkLayer extends SameDiffOutputLayer {
     public void setPredictedTokens(int predictedTokens) { this.predictedTokens = predictedTokens; }
     public HeadArchitecture getHeadArchitecture() { return headArchitecture; }
     public HeadOrder getHeadOrder() { return headOrder; }
-    public int getBatchShards() { return batchShards; }
+    public int getStepThreads() { return stepThreads; }
     /** Takes effect at the next training step; the layer reads it per step. */
-    public void setBatchShards(int batchShards) { this.batchShards = batchShards; }
+    public void setStepThreads(int stepThreads) { this.stepThreads = stepThreads; }
     public void setHeadOrder(HeadOrder headOrder) { this.headOrder = headOrder == null ? HeadOrder.ALL_AT_ONCE : headOrder; }
     public void setHeadArchitecture(HeadArchitecture headArchitecture) { this.headArchitecture = headArchitecture; }
 }

@@ -39,9 +39,9 @@ class BatchShardsTest {
         MtpModelConfig base = TestModels.tiny(arch, n).lossWeights(TestModels.nonUniformWeights(n)).dropout(dropout)
                 .normType(arch == HeadArchitecture.SEQUENTIAL ? NormType.RMS_NORM : NormType.LAYER_NORM)
                 .positionalEncoding(arch == HeadArchitecture.SEQUENTIAL ? PositionalEncoding.ROPE : PositionalEncoding.LEARNED)
-                .batchShards(1).build();
+                .stepThreads(1).build();
         MtpModel single = TestModels.doubleModel(base);
-        MtpModel sharded = TestModels.doubleModel(base.toBuilder().batchShards(shards).build());
+        MtpModel sharded = TestModels.doubleModel(base.toBuilder().stepThreads(shards).build());
         assertEquals(shards, sharded.headLayer().shardsFor(batch, true));
         MultiDataSet data = TestModels.randomBatch(base, batch, 11, DataType.DOUBLE);
 
@@ -67,10 +67,10 @@ class BatchShardsTest {
 
     @Test
     void shardedTrainingFollowsTheSameTrajectoryAndRepeatedStepsReuseTheWorkers() {
-        MtpModelConfig base = TestModels.tiny(HeadArchitecture.PARALLEL, 2).batchShards(1).build();
+        MtpModelConfig base = TestModels.tiny(HeadArchitecture.PARALLEL, 2).stepThreads(1).build();
         MtpModel single = MtpModel.create(base, new Adam(1e-2), DataType.DOUBLE);
-        MtpModel sharded = MtpModel.create(base, new Adam(1e-2), DataType.DOUBLE).withBatchShards(2);
-        assertEquals(2, sharded.config().batchShards());
+        MtpModel sharded = MtpModel.create(base, new Adam(1e-2), DataType.DOUBLE).withStepThreads(2);
+        assertEquals(2, sharded.config().stepThreads());
         for (int step = 0; step < 4; step++) {
             if (step == 2) {                                   // loss-weight changes reach the workers' graphs too
                 single.setLossWeights(new double[] {1, 0.25});
@@ -95,7 +95,7 @@ class BatchShardsTest {
         // SameDiff's strided-slice gradient (M2.1) fixes its input's shape when the gradient graph is built; the
         // attention split once used one, and a graph that had run on one batch size then failed on another.
         for (HeadArchitecture arch : HeadArchitecture.values()) {
-            MtpModelConfig config = TestModels.tiny(arch, 3).batchShards(1).build();
+            MtpModelConfig config = TestModels.tiny(arch, 3).stepThreads(1).build();
             MtpModel model = MtpModel.create(config, new Adam(1e-2), DataType.DOUBLE);
             for (int batch : new int[] {4, 1, 3}) {
                 model.fit(TestModels.randomBatch(config, batch, 700 + batch, DataType.DOUBLE));
@@ -105,16 +105,18 @@ class BatchShardsTest {
     }
 
     @Test
-    void automaticShardingUsesTheCoresOnCpuAndOneShardOnAGpu() {
+    void automaticThreadsAreTheCoresOnCpuAndOneShardOnAGpu() {
         MtpNetworkLayer auto = TestModels.doubleModel(TestModels.tiny(HeadArchitecture.PARALLEL, 1).build()).headLayer();
-        assertEquals(0, auto.getBatchShards(), "0 (automatic) is the default");
+        assertEquals(0, auto.getStepThreads(), "0 (automatic) is the default");
         int cores = Runtime.getRuntime().availableProcessors();
+        assertEquals(cores, auto.threadBudget(true));
+        assertEquals(1, auto.threadBudget(false), "one thread (the device's stream) on a GPU backend");
         assertEquals(Math.min(cores, 64), auto.shardsFor(64, true));
         assertEquals(1, auto.shardsFor(1, true), "never more shards than windows");
         assertEquals(1, auto.shardsFor(64, false), "one shard on a GPU backend");
         InvalidConfigException e = assertThrows(InvalidConfigException.class,
-                () -> TestModels.tiny(HeadArchitecture.PARALLEL, 1).batchShards(-1).build());
-        assertTrue(e.getMessage().contains("batchShards"), e.getMessage());
+                () -> TestModels.tiny(HeadArchitecture.PARALLEL, 1).stepThreads(-1).build());
+        assertTrue(e.getMessage().contains("stepThreads"), e.getMessage());
     }
 
     private static Map<String, INDArray> gradients(ComputationGraph graph, MultiDataSet batch) {

@@ -141,7 +141,7 @@ public final class StepServer {
                 .predictedTokens(c.get("predictedTokens").asInt())
                 .headArchitecture(HeadArchitecture.valueOf(c.path("headArchitecture").asText("PARALLEL")))
                 .headOrder(HeadOrder.valueOf(c.path("headOrder").asText("ALL_AT_ONCE")))
-                .batchShards(c.path("batchShards").asInt(0))
+                .stepThreads(c.path("stepThreads").asInt(0))
                 .dropout(0).seed(c.path("seed").asLong(1234)).build();
         double lr = c.path("learningRate").asDouble(1e-3);
         MtpModel built = MtpModel.create(config, new Adam(lr), DataType.FLOAT);

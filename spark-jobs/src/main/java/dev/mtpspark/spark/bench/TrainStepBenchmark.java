@@ -21,7 +21,7 @@ import java.util.Random;
 /**
  * Local training-step time (plain {@code MtpModel.fit}, no Spark) of n = 1 against n = 4, parameter-matched
  * and not, each with the heads computed all at once and in the paper's per-head order, plus the all-at-once
- * n = 1 and matched n = 4 models on one batch shard. The configurations run interleaved (A B C A B C …) so that drift of the machine (other load,
+ * n = 1 and matched n = 4 models with one thread per step. The configurations run interleaved (A B C A B C …) so that drift of the machine (other load,
  * frequency, GC) hits all of them alike; the first {@code warmup} steps of each are discarded. Batches are
  * built from random token windows (fixed seed) outside the timed region: only {@code fit} is timed.
  *
@@ -44,8 +44,8 @@ public final class TrainStepBenchmark {
     record Shape(String name, int vocab, int context, int batch, int width, int heads, int mlp, int blocks) {
     }
 
-    /** {@code shards}: the model's {@code batchShards} (0 = automatic, one per core). */
-    record Variant(String name, int trunk, int n, HeadOrder order, int shards) {
+    /** {@code threads}: the model's {@code stepThreads} (0 = every core). */
+    record Variant(String name, int trunk, int n, HeadOrder order, int threads) {
     }
 
     public static void main(String[] args) throws Exception {
@@ -80,16 +80,15 @@ public final class TrainStepBenchmark {
                 new Variant("n1-per-head", s.blocks() - 1, 1, HeadOrder.PER_HEAD, 0),
                 new Variant("n4-unmatched-per-head", s.blocks() - 1, 4, HeadOrder.PER_HEAD, 0),
                 new Variant("n4-matched-per-head", s.blocks() - 4, 4, HeadOrder.PER_HEAD, 0),
-                // The same all-at-once models on one shard (the whole batch on one thread, ND4J's op threads):
-                // the before/after of improvement 7 in the same interleaved run.
-                new Variant("n1-one-shard", s.blocks() - 1, 1, HeadOrder.ALL_AT_ONCE, 1),
-                new Variant("n4-matched-one-shard", s.blocks() - 4, 4, HeadOrder.ALL_AT_ONCE, 1));
+                // The same all-at-once models with one thread per step (one shard): what the other threads add.
+                new Variant("n1-one-thread", s.blocks() - 1, 1, HeadOrder.ALL_AT_ONCE, 1),
+                new Variant("n4-matched-one-thread", s.blocks() - 4, 4, HeadOrder.ALL_AT_ONCE, 1));
         List<MtpModel> models = new ArrayList<>();
         List<Random> rngs = new ArrayList<>();
         for (Variant v : variants) {
             MtpModelConfig c = MtpModelConfig.builder().vocabSize(s.vocab()).contextLength(s.context()).modelWidth(s.width())
                     .attentionHeads(s.heads()).trunkDepth(v.trunk()).mlpWidth(s.mlp()).predictedTokens(v.n())
-                    .headArchitecture(HeadArchitecture.PARALLEL).headOrder(v.order()).batchShards(v.shards()).dropout(0).seed(SEED).build();
+                    .headArchitecture(HeadArchitecture.PARALLEL).headOrder(v.order()).stepThreads(v.threads()).dropout(0).seed(SEED).build();
             models.add(MtpModel.create(c, OptimizerSettings.nanoGptRecipe(2000), DataType.FLOAT));
             rngs.add(new Random(SEED));
         }
@@ -132,7 +131,7 @@ public final class TrainStepBenchmark {
             c.put("trunkDepth", v.trunk());
             c.put("heads", v.n());
             c.put("headOrder", v.order().name());
-            c.put("batchShards", v.shards() == 0 ? "auto (" + Runtime.getRuntime().availableProcessors() + " cores)" : v.shards());
+            c.put("stepThreads", v.threads() == 0 ? "auto (" + Runtime.getRuntime().availableProcessors() + " cores)" : v.threads());
             c.put("blocks", v.trunk() + v.n());
             c.put("parameters", p.total());
             c.put("parameterCounts", Map.of("embedding", p.embedding(), "trunk", p.trunk(), "heads", p.heads(), "unembedding", p.unembedding()));
@@ -156,13 +155,13 @@ public final class TrainStepBenchmark {
         ratios.put("perHead-n4MatchedOverN1", Bench.round(medians[5] / medians[3], 3));
         ratios.put("perHeadOverAllAtOnce-n1", Bench.round(medians[3] / medians[0], 3));
         ratios.put("perHeadOverAllAtOnce-n4Unmatched", Bench.round(medians[4] / medians[1], 3));
-        ratios.put("shardedOverOneShard-n1", Bench.round(medians[0] / medians[6], 3));
-        ratios.put("shardedOverOneShard-n4Matched", Bench.round(medians[2] / medians[7], 3));
+        ratios.put("allCoresOverOneThread-n1", Bench.round(medians[0] / medians[6], 3));
+        ratios.put("allCoresOverOneThread-n4Matched", Bench.round(medians[2] / medians[7], 3));
         res.put("stepTimeRatios", ratios);
         System.out.printf("step-time ratio n4/n1 (all at once): unmatched %.3f, parameter-matched %.3f%n", medians[1] / medians[0], medians[2] / medians[0]);
         System.out.printf("step-time ratio n4/n1 (per head):    unmatched %.3f, parameter-matched %.3f%n", medians[4] / medians[3], medians[5] / medians[3]);
         System.out.printf("per-head / all-at-once: n1 %.3f, n4 unmatched %.3f%n", medians[3] / medians[0], medians[4] / medians[1]);
-        System.out.printf("sharded / one shard (all at once): n1 %.3f, n4 matched %.3f%n", medians[0] / medians[6], medians[2] / medians[7]);
+        System.out.printf("all cores / one thread (all at once): n1 %.3f, n4 matched %.3f%n", medians[0] / medians[6], medians[2] / medians[7]);
         return res;
     }
 

@@ -91,7 +91,7 @@ public record TrainConfig(Run run, Data data, Model model, Optimizer optimizer, 
     public record Model(int contextLength, int predictedTokens, int modelWidth, int attentionHeads, int trunkDepth,
                         int mlpWidth, HeadArchitecture headArchitecture, List<Double> lossWeights, NormType norm,
                         PositionalEncoding positionalEncoding, double dropout, double initStd, double normEpsilon,
-                        HeadOrder headOrder, int batchShards)
+                        HeadOrder headOrder, int stepThreads)
             implements Serializable {
 
         public Model {
@@ -110,7 +110,7 @@ public record TrainConfig(Run run, Data data, Model model, Optimizer optimizer, 
                         .modelWidth(modelWidth).attentionHeads(attentionHeads).trunkDepth(trunkDepth).mlpWidth(mlpWidth)
                         .headArchitecture(headArchitecture).normType(norm).positionalEncoding(positionalEncoding)
                         .dropout(dropout).initStd(initStd).normEpsilon(normEpsilon).seed(seed).headOrder(headOrder)
-                        .batchShards(batchShards);
+                        .stepThreads(stepThreads);
                 if (!lossWeights.isEmpty()) {
                     b.lossWeights(lossWeights.stream().mapToDouble(Double::doubleValue).toArray());
                 }

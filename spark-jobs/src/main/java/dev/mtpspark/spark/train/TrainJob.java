@@ -115,7 +115,7 @@ public final class TrainJob {
         if (resumed.isPresent()) {
             CheckpointStore.Loaded c = resumed.get();
             // The head order and the batch shards only change how a step is computed, so a run may switch them when it resumes.
-            if (!c.model().config().toBuilder().headOrder(modelConfig.headOrder()).batchShards(modelConfig.batchShards())
+            if (!c.model().config().toBuilder().headOrder(modelConfig.headOrder()).stepThreads(modelConfig.stepThreads())
                     .build().equals(modelConfig)) {
                 throw new BadInputException("run.output = " + runDir + " holds a run of a different model (checkpoint "
                         + c.path() + " has " + c.model().config() + ", the configuration asks for " + modelConfig
@@ -126,13 +126,20 @@ public final class TrainJob {
                         + " training windows, data.dataset = " + dataset.path() + " has " + trainCount
                         + "; resuming would not continue the same data order. Use the original dataset or --overwrite");
             }
-            model = c.model().withHeadOrder(modelConfig.headOrder()).withBatchShards(modelConfig.batchShards());
+            model = c.model().withHeadOrder(modelConfig.headOrder()).withStepThreads(modelConfig.stepThreads());
             state = c.state();
             LOG.info("resuming from {} at step {} ({} tokens seen)", c.path(), state.step(), state.tokensSeen());
         } else {
             model = MtpModel.create(modelConfig, config.optimizerSettings(), DataType.FLOAT);
             state = new TrainState(TrainState.FORMAT_VERSION, 0, 0, 0, trainCount, config.run().seed(), 0, model.lossWeights());
             LOG.info("new model: {}", model.parameterCounts());
+        }
+        if (modelConfig.stepThreads() == 0) {
+            // A Spark task owns spark.task.cpus cores of its executor, not every core: the executor runs as many
+            // tasks as it has cores for them, each training its own copy of the model.
+            int taskCpus = spark.sparkContext().conf().getInt("spark.task.cpus", 1);
+            model = model.withStepThreads(taskCpus);
+            LOG.info("model.step-threads: 0 → {} (spark.task.cpus) threads per training step", taskCpus);
         }
         ComputationGraph graph = model.graph();
         graph.getConfiguration().setIterationCount((int) state.step());

@@ -119,13 +119,16 @@ class DistributedTrainingTest {
     }
 
     @Test
-    void aRunResumedWithThePerHeadOrderContinuesTheSameTrajectoryOnTheWorkers() throws Exception {
+    void aRunResumedWithAnotherHeadOrderAndStepThreadsContinuesTheSameTrajectoryOnTheWorkers() throws Exception {
         List<String> plan = List.of("training.workers=2", "training.averaging-frequency=2", "training.steps=8",
                 "evaluation.every-steps=4", "logging.every-steps=2", "checkpoint.every-steps=2");
         TrainJob.Result whole = TrainJob.run(spark, TrainFixtures.config(dataset, dir.resolve("order-whole"), plan),
                 TrainJob.ResumeMode.OVERWRITE);
 
-        TrainJob.Result first = TrainJob.run(spark, TrainFixtures.config(dataset, dir.resolve("order-split"), plan),
+        // The first half trains with two threads per step (two batch shards on every worker), the rest per head.
+        List<String> twoThreads = new java.util.ArrayList<>(plan);
+        twoThreads.add("model.step-threads=2");
+        TrainJob.Result first = TrainJob.run(spark, TrainFixtures.config(dataset, dir.resolve("order-split"), twoThreads),
                 TrainJob.ResumeMode.OVERWRITE, 4);
         assertEquals(4, first.step());
         List<String> perHead = new java.util.ArrayList<>(plan);
@@ -137,6 +140,8 @@ class DistributedTrainingTest {
         CheckpointStore.Loaded a = CheckpointStore.load(whole.checkpoint(), new Configuration());
         CheckpointStore.Loaded c = CheckpointStore.load(rest.checkpoint(), new Configuration());
         assertEquals(dev.mtpspark.core.config.HeadOrder.PER_HEAD, c.model().config().headOrder());
+        assertEquals(1, a.model().config().stepThreads(), "step-threads 0 resolves to spark.task.cpus (1)");
+        assertEquals(2, CheckpointStore.load(first.checkpoint(), new Configuration()).model().config().stepThreads());
         // Same gradients up to single-precision rounding, so the same parameters up to rounding after 8 steps.
         double diff = Transforms.abs(a.model().graph().params().sub(c.model().graph().params())).maxNumber().doubleValue();
         assertTrue(diff < 1e-4, "per-head continuation differs from the all-at-once run by " + diff);

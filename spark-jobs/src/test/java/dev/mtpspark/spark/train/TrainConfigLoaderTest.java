@@ -54,10 +54,10 @@ class TrainConfigLoaderTest {
         TrainConfig perHead = TrainConfigLoader.load(f.toString(), List.of("model.head-order=per-head"));
         assertEquals(HeadOrder.PER_HEAD, perHead.model().toModelConfig(65, 1).headOrder());
         assertTrue(TrainConfigLoader.toYaml(perHead).contains("head-order: per-head"));
-        assertEquals(0, c.model().toModelConfig(65, 1).batchShards(), "automatic by default");
-        TrainConfig twoShards = TrainConfigLoader.load(f.toString(), List.of("model.batch-shards=2"));
-        assertEquals(2, twoShards.model().toModelConfig(65, 1).batchShards());
-        assertTrue(TrainConfigLoader.toYaml(twoShards).contains("batch-shards: 2"));
+        assertEquals(0, c.model().toModelConfig(65, 1).stepThreads(), "automatic by default");
+        TrainConfig twoShards = TrainConfigLoader.load(f.toString(), List.of("model.step-threads=2"));
+        assertEquals(2, twoShards.model().toModelConfig(65, 1).stepThreads());
+        assertTrue(TrainConfigLoader.toYaml(twoShards).contains("step-threads: 2"));
     }
 
     @Test
@@ -71,7 +71,7 @@ class TrainConfigLoaderTest {
         assertMessage(base, List.of("model.attention-heads=3"), "model.", "attention");
         assertMessage(base, List.of("horizon-weights.start=[1,1]", "horizon-weights.end=[1,0.5]"), "horizon-weights", "one weight per horizon");
         assertMessage(base, List.of("model.head-order=sometimes"), "model.head-order", "per-head");
-        assertMessage(base, List.of("model.batch-shards=-1"), "model.batch-shards", "0 = one per CPU core");
+        assertMessage(base, List.of("model.step-threads=-1"), "model.step-threads", "0 = every CPU core");
         assertMessage(base, List.of("nosuch.key=1"), "unknown section nosuch", "sections are");
         assertMessage(base, List.of("steps"), "--set steps is invalid", "key=value");
         assertMessage(write("run: {output: /tmp/x}\n"), List.of(), "data.dataset is required", "");
