@@ -29,7 +29,8 @@ import java.util.Random;
  * for the n = 4 shakespeare-char recipe model (3 trunk blocks + 4 heads, width 128, T 64, batch 12)
  * (a) with plain {@code MtpModel.fit} on the driver JVM, (b) through {@link TrainJob} on Spark
  * {@code local[1]} with one worker and each averaging frequency given, (c) on {@code local[2]} with two
- * workers and half the steps each.
+ * workers and half the steps each, (d) plain fit again with two threads per step (two batch shards). (a) uses
+ * one thread per step, as every Spark task here does ({@code spark.task.cpus} = 1).
  *
  * <p>The Spark runs switch the training metrics off ({@code training.train-metrics-every=0}) and set the
  * logging, evaluation and checkpoint intervals to the run length. The job still validates at step 0 and at
@@ -63,7 +64,7 @@ public final class SparkOverheadBenchmark {
         out.put("model", "n=4 shakespeare-char recipe: vocab of the char dataset, T 64, width 128, 4 attention heads, MLP 512, "
                 + "trunk 3 + 4 parallel heads, batch 12 per worker, AdamW nanoGPT recipe");
         out.put("trainingTokens", tokens);
-        out.put("method", "(a) plain MtpModel.fit on the driver JVM on a non-main thread (like an executor thread), random windows, batch building included, run first and last; "
+        out.put("method", "(a) plain MtpModel.fit on the driver JVM on a non-main thread (like an executor thread), model.step-threads 1 like every Spark task here, random windows, batch building included, run first and last; (d) the same with step-threads 2 (two batch shards); "
                 + "(b)/(c) TrainJob.run, approach=direct, prefetch-batches=2, train-metrics-every=0, logging/evaluation/checkpoint "
                 + "every = steps, evaluation.max-windows=64; roundSeconds = TrainJob.Result.trainSeconds (rounds only: excludes "
                 + "dataset indexing, the 2 validation passes, the checkpoint, charts and report); jobSeconds = wall time of TrainJob.run; "
@@ -85,7 +86,9 @@ public final class SparkOverheadBenchmark {
 
         List<Map<String, Object>> rows = new ArrayList<>();
         TrainConfig recipe = config(dataset, dir.resolve("plain").toString(), steps, 1, local1.length > 0 ? local1[0] : steps);
-        MtpModelConfig modelConfig = recipe.model().toModelConfig(vocab, recipe.run().seed());
+        // One thread per step, as every Spark task here (spark.task.cpus = 1, model.step-threads 0 → 1), so (a)
+        // and (b) do the same compute and differ only by Spark; (d) is plain fit with both cores (two batch shards).
+        MtpModelConfig modelConfig = recipe.model().toModelConfig(vocab, recipe.run().seed()).toBuilder().stepThreads(1).build();
 
         plain(recipe, modelConfig, Math.min(10, steps));                            // JVM/JIT/ND4J warm-up, discarded
         double plainFirst = plain(recipe, modelConfig, steps);
@@ -143,6 +146,11 @@ public final class SparkOverheadBenchmark {
         Map<String, Object> last = row("(a) plain fit, last", "-", 1, steps, 0, tokens, plainLast, plainLast, 0, null);
         last.put("efficiency", Bench.round(tokens / plainLast / plainRate, 3));
         rows.add(last);
+        double twoThreads = plain(recipe, modelConfig.toBuilder().stepThreads(2).build(), steps);
+        System.out.printf("(d) plain fit, two threads: %d steps in %.1f s, %.0f tokens/s%n", steps, twoThreads, tokens / twoThreads);
+        Map<String, Object> shards = row("(d) plain fit, 2 threads (batch shards)", "-", 1, steps, 0, tokens, twoThreads, twoThreads, 0, null);
+        shards.put("efficiency", Bench.round(tokens / twoThreads / plainRate, 3));
+        rows.add(shards);
         out.put("plainTokensPerSecondMean", Bench.round(plainRate, 0));
         out.put("runs", rows);
         out.put("loadAverageAtEnd", Bench.loadAverage());
