@@ -5,7 +5,6 @@ import dev.mtpspark.core.config.InvalidConfigException;
 import dev.mtpspark.core.config.MtpModelConfig;
 import dev.mtpspark.core.config.NormType;
 import dev.mtpspark.core.config.PositionalEncoding;
-import org.deeplearning4j.nn.graph.ComputationGraph;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.Arguments;
@@ -17,7 +16,6 @@ import org.nd4j.linalg.factory.Nd4j;
 import org.nd4j.linalg.learning.config.Adam;
 
 import java.util.Map;
-import java.util.TreeMap;
 import java.util.stream.Stream;
 
 import static org.junit.jupiter.api.Assertions.*;
@@ -46,10 +44,10 @@ class BatchShardsTest {
         MultiDataSet data = TestModels.randomBatch(base, batch, 11, DataType.DOUBLE);
 
         Nd4j.getRandom().setSeed(99);                          // the same dropout masks for both
-        Map<String, INDArray> expected = gradients(single.graph(), data);
+        Map<String, INDArray> expected = TestModels.gradients(single.graph(), data);
         double expectedScore = single.graph().score();
         Nd4j.getRandom().setSeed(99);
-        Map<String, INDArray> actual = gradients(sharded.graph(), data);
+        Map<String, INDArray> actual = TestModels.gradients(sharded.graph(), data);
         assertEquals(expectedScore, sharded.graph().score(), 1e-12 * Math.abs(expectedScore), "training score");
         assertEquals(expected.keySet(), actual.keySet());
         for (String name : expected.keySet()) {
@@ -117,14 +115,5 @@ class BatchShardsTest {
         InvalidConfigException e = assertThrows(InvalidConfigException.class,
                 () -> TestModels.tiny(HeadArchitecture.PARALLEL, 1).stepThreads(-1).build());
         assertTrue(e.getMessage().contains("stepThreads"), e.getMessage());
-    }
-
-    private static Map<String, INDArray> gradients(ComputationGraph graph, MultiDataSet batch) {
-        graph.setInputs(batch.getFeatures());
-        graph.setLabels(batch.getLabels());
-        graph.computeGradientAndScore();
-        Map<String, INDArray> copy = new TreeMap<>();
-        graph.gradient().gradientForVariable().forEach((k, v) -> copy.put(k, v.dup()));
-        return copy;
     }
 }

@@ -3,7 +3,6 @@ package dev.mtpspark.core.model;
 import dev.mtpspark.core.config.HeadArchitecture;
 import dev.mtpspark.core.config.HeadOrder;
 import dev.mtpspark.core.config.MtpModelConfig;
-import org.deeplearning4j.nn.graph.ComputationGraph;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.Arguments;
@@ -40,8 +39,8 @@ class HeadOrderTest {
         assertEquals(allAtOnce.graph().params(), perHead.graph().params(), "same seed, same initial parameters");
         MultiDataSet batch = TestModels.randomBatch(base, 3, 7, DataType.DOUBLE);
 
-        Map<String, INDArray> expected = gradients(allAtOnce.graph(), batch);
-        Map<String, INDArray> actual = gradients(perHead.graph(), batch);
+        Map<String, INDArray> expected = TestModels.gradients(allAtOnce.graph(), batch);
+        Map<String, INDArray> actual = TestModels.gradients(perHead.graph(), batch);
         double allAtOnceTrainingScore = allAtOnce.graph().score();
         double perHeadTrainingScore = perHead.graph().score();
         assertEquals(allAtOnceTrainingScore, perHeadTrainingScore, 1e-12, "training score");
@@ -116,14 +115,5 @@ class HeadOrderTest {
         double difference = allAtOnce.graph().params().sub(perHead.graph().params()).norm2Number().doubleValue();
         assertTrue(difference < 1e-9, "the switched model continues the same trajectory; differs by " + difference);
         assertSame(allAtOnce, allAtOnce.withHeadOrder(HeadOrder.ALL_AT_ONCE));
-    }
-
-    private static Map<String, INDArray> gradients(ComputationGraph graph, MultiDataSet batch) {
-        graph.setInputs(batch.getFeatures());
-        graph.setLabels(batch.getLabels());
-        graph.computeGradientAndScore();
-        Map<String, INDArray> copy = new java.util.TreeMap<>();
-        graph.gradient().gradientForVariable().forEach((k, v) -> copy.put(k, v.dup()));
-        return copy;
     }
 }

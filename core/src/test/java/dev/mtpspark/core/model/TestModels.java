@@ -44,4 +44,15 @@ final class TestModels {
     static MultiDataSet randomBatch(MtpModelConfig config, int batch, long seed, DataType dt) {
         return MtpBatches.fromWindows(randomWindows(config, batch, seed), config, dt);
     }
+
+    /** One training-mode gradient computation on {@code batch}: a copy of every parameter's gradient, by name. */
+    static java.util.Map<String, org.nd4j.linalg.api.ndarray.INDArray> gradients(org.deeplearning4j.nn.graph.ComputationGraph graph,
+                                                                              MultiDataSet batch) {
+        graph.setInputs(batch.getFeatures());
+        graph.setLabels(batch.getLabels());
+        graph.computeGradientAndScore();
+        java.util.Map<String, org.nd4j.linalg.api.ndarray.INDArray> copy = new java.util.TreeMap<>();
+        graph.gradient().gradientForVariable().forEach((k, v) -> copy.put(k, v.dup()));
+        return copy;
+    }
 }
