@@ -235,7 +235,7 @@ final class LayerImplementations {
                         () -> shardGradient(sameDiff, placeholders(masks, rows, labels), gradTable, g -> rowGradient[0] = g));
                 writeEmbeddingGradients(embedding, rowGradient[0]);
             } else {
-                BatchShards sharded = stepThreads(shards);
+                BatchShards sharded = batchShards(shards);
                 INDArray rowGradient;
                 try (MemoryWorkspace ignored = Nd4j.getWorkspaceManager().scopeOutOfWorkspaces()) {
                     rowGradient = Nd4j.createUninitializedDetached(rows.dataType(), rows.shape());
@@ -265,7 +265,7 @@ final class LayerImplementations {
             return new Pair<>(gradient, inputGradient(workspaceMgr));
         }
 
-        /** The whole-network graph's placeholders for a (shard of a) batch; placeholders must be whole arrays, not views. */
+        /** The whole-network graph's placeholders for a (shard of a) batch; a shard's slices are copied into arrays of their own. */
         private static Map<String, INDArray> placeholders(Map<String, INDArray> masks, INDArray rows, INDArray labels) {
             Map<String, INDArray> placeholders = new HashMap<>();
             masks.forEach((name, mask) -> placeholders.put(name, mask.isView() ? mask.dup() : mask));
@@ -299,7 +299,7 @@ final class LayerImplementations {
         private BatchShards shards;
 
         /** The sharded executor for {@code count} shards, built on first use (and again if the count changes). */
-        private BatchShards stepThreads(int count) {
+        private BatchShards batchShards(int count) {
             if (shards == null || shards.shards() != count) {
                 shards = new BatchShards(count, this::newWholeNetworkGraph, gradients,
                         flat -> layerConf().initializer().getGradientsFromFlattened(conf, flat));
