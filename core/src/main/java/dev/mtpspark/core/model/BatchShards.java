@@ -39,10 +39,10 @@ import java.util.function.Supplier;
  * layer's gradient vector, so combining them is one addition per shard. Worker threads are daemons that end
  * after a minute idle.
  */
-final class BatchShards {
+final class BatchShards<G> {
     /** Work on one shard: run {@code graph} on shard {@code shard}, write the parameter gradients into {@code target}; returns the shard's loss. */
-    interface ShardWork {
-        double run(SameDiff graph, int shard, Map<String, INDArray> target);
+    interface ShardWork<G> {
+        double run(G graph, int shard, Map<String, INDArray> target);
     }
 
     private static final String WORKSPACE = "MTP_BATCH_SHARD";
@@ -50,17 +50,18 @@ final class BatchShards {
 
     private final int shards;
     private final List<ThreadPoolExecutor> workers = new ArrayList<>();
-    private final List<SameDiff> graphs = new ArrayList<>();
+    private final List<G> graphs = new ArrayList<>();
     private final List<INDArray> buffers = new ArrayList<>();
     private final List<Map<String, INDArray>> bufferViews = new ArrayList<>();
 
     /**
      * @param shards       the number of shards, ≥ 2
-     * @param graphFactory builds one more copy of the layer's whole-network graph (with its gradient function)
+     * @param graphFactory builds one more copy of the graph(s) a shard runs: the whole-network graph with its
+     *                     gradient function, or the per-head order's trunk and head graphs
      * @param gradientView the layer's flat gradient vector
      * @param viewsOf      splits a flat vector laid out as {@code gradientView} into one array per parameter
      */
-    BatchShards(int shards, Supplier<SameDiff> graphFactory, INDArray gradientView,
+    BatchShards(int shards, Supplier<G> graphFactory, INDArray gradientView,
                 Function<INDArray, Map<String, INDArray>> viewsOf) {
         this.shards = shards;
         try (MemoryWorkspace ignored = Nd4j.getWorkspaceManager().scopeOutOfWorkspaces()) {
@@ -91,28 +92,27 @@ final class BatchShards {
 
     /**
      * Runs {@code work} for every shard at once and leaves the sum of the shards' gradients in
-     * {@code layerGradients} (shard 0 writes there directly). {@code workspace} is the configuration of the
-     * caller's backward working memory, reused for the workers' own workspaces, or null when the caller runs
-     * without workspaces.
+     * {@code layerGradients} (shard 0 writes there directly; every shard must write every parameter's gradient,
+     * or zeros). {@code workspace} is the configuration of the caller's backward working memory, reused for the
+     * workers' own workspaces, or null when the shards allocate outside workspaces.
      *
      * @return the sum of the shards' losses
      */
-    double run(ShardWork work, SameDiff ownGraph, Map<String, INDArray> layerGradients, INDArray layerGradientView,
+    double run(ShardWork<G> work, G ownGraph, Map<String, INDArray> layerGradients, INDArray layerGradientView,
                WorkspaceConfiguration workspace, int threadsPerShard) {
         return withOpThreads(threadsPerShard, () -> runShards(work, ownGraph, layerGradients, layerGradientView, workspace, threadsPerShard));
     }
 
-    private double runShards(ShardWork work, SameDiff ownGraph, Map<String, INDArray> layerGradients, INDArray layerGradientView,
+    private double runShards(ShardWork<G> work, G ownGraph, Map<String, INDArray> layerGradients, INDArray layerGradientView,
                              WorkspaceConfiguration workspace, int threadsPerShard) {
         List<Future<Double>> pending = new ArrayList<>();
         try {
             for (int j = 1; j < shards; j++) {
                 int shard = j;
-                SameDiff graph = graphs.get(j - 1);
+                G graph = graphs.get(j - 1);
                 Map<String, INDArray> target = bufferViews.get(j - 1);
                 pending.add(workers.get(j - 1).submit(() -> inWorkspace(workspace, () -> {
                     setThreadOmp(threadsPerShard);
-                    allocateInWorkspace(graph, workspace);
                     return work.run(graph, shard, target);
                 })));
             }
@@ -156,8 +156,11 @@ final class BatchShards {
         }
     }
 
-    /** Makes this worker thread's gradient session of {@code graph} allocate in the worker's workspace (or detached without one). */
-    private static void allocateInWorkspace(SameDiff graph, WorkspaceConfiguration conf) {
+    /**
+     * Makes this worker thread's gradient session of a whole-network {@code graph} allocate in the worker's
+     * workspace (opened by {@link #run} when it was given a configuration), or detached without one.
+     */
+    static void allocateInWorkspace(SameDiff graph, WorkspaceConfiguration conf) {
         SameDiff gradFunction = graph.getFunction("grad");
         String name = conf == null ? null : WORKSPACE;
         long self = Thread.currentThread().getId();

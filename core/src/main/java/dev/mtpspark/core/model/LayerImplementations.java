@@ -235,25 +235,21 @@ final class LayerImplementations {
                         () -> shardGradient(sameDiff, placeholders(masks, rows, labels), gradTable, g -> rowGradient[0] = g));
                 writeEmbeddingGradients(embedding, rowGradient[0]);
             } else {
-                BatchShards sharded = batchShards(shards);
+                BatchShards<SameDiff> sharded = batchShards(shards);
                 INDArray rowGradient;
                 try (MemoryWorkspace ignored = Nd4j.getWorkspaceManager().scopeOutOfWorkspaces()) {
                     rowGradient = Nd4j.createUninitializedDetached(rows.dataType(), rows.shape());
                 }
-                long t = network().getSpec().getContextLength();
-                BatchShards.ShardWork work = (graph, j, target) -> {
-                    long from = sharded.start(j, batch);
-                    long to = sharded.start(j + 1, batch);
-                    INDArrayIndex windows = NDArrayIndex.interval(from, to);
-                    INDArrayIndex windowRows = NDArrayIndex.interval(from * t, to * t);
-                    Map<String, INDArray> shardMasks = new HashMap<>();
-                    masks.forEach((name, mask) -> shardMasks.put(name, mask.size(0) == 1 ? mask : mask.get(windowRows, NDArrayIndex.all())));
-                    INDArray shardLabels = labels.get(windows, NDArrayIndex.all(), NDArrayIndex.all());
-                    return shardGradient(graph, placeholders(shardMasks, rows.get(windowRows, NDArrayIndex.all()), shardLabels), target,
-                            g -> rowGradient.get(windowRows, NDArrayIndex.all()).assign(g));
-                };
                 WorkspaceConfiguration workspace = workspaceMgr.isScopedOut(ArrayType.BP_WORKING_MEM) ? null
                         : workspaceMgr.getConfiguration(ArrayType.BP_WORKING_MEM);
+                BatchShards.ShardWork<SameDiff> work = (graph, j, target) -> {
+                    if (j > 0) {
+                        BatchShards.allocateInWorkspace(graph, workspace);
+                    }
+                    Shard shard = shard(masks, rows, sharded.start(j, batch), sharded.start(j + 1, batch));
+                    return shardGradient(graph, placeholders(shard.masks(), shard.rows(), shard.labels()), target,
+                            g -> rowGradient.get(shard.rowRange(), NDArrayIndex.all()).assign(g));
+                };
                 loss = sharded.run(work, sameDiff, gradTable, gradients, workspace, threadsPerShard);
                 writeEmbeddingGradients(embedding, rowGradient);
             }
@@ -263,6 +259,20 @@ final class LayerImplementations {
             }
             rememberLoss(loss);
             return new Pair<>(gradient, inputGradient(workspaceMgr));
+        }
+
+        /** Windows [from, to) of the batch: their dropout-mask rows, embedded rows and labels, and their row range. */
+        protected record Shard(Map<String, INDArray> masks, INDArray rows, INDArray labels, INDArrayIndex rowRange) {
+        }
+
+        /** Shard {@code [from, to)} of the current batch, as views of the whole batch's masks, rows and labels. */
+        protected Shard shard(Map<String, INDArray> masks, INDArray rows, long from, long to) {
+            long t = network().getSpec().getContextLength();
+            INDArrayIndex rowRange = NDArrayIndex.interval(from * t, to * t);
+            Map<String, INDArray> shardMasks = new HashMap<>();
+            masks.forEach((name, mask) -> shardMasks.put(name, mask.size(0) == 1 ? mask : mask.get(rowRange, NDArrayIndex.all())));
+            return new Shard(shardMasks, rows.get(rowRange, NDArrayIndex.all()),
+                    labels.get(NDArrayIndex.interval(from, to), NDArrayIndex.all(), NDArrayIndex.all()), rowRange);
         }
 
         /** The whole-network graph's placeholders for a (shard of a) batch; a shard's slices are copied into arrays of their own. */
@@ -296,12 +306,12 @@ final class LayerImplementations {
             return loss;
         }
 
-        private BatchShards shards;
+        private BatchShards<SameDiff> shards;
 
         /** The sharded executor for {@code count} shards, built on first use (and again if the count changes). */
-        private BatchShards batchShards(int count) {
+        private BatchShards<SameDiff> batchShards(int count) {
             if (shards == null || shards.shards() != count) {
-                shards = new BatchShards(count, this::newWholeNetworkGraph, gradients,
+                shards = new BatchShards<>(count, this::newWholeNetworkGraph, gradients,
                         flat -> layerConf().initializer().getGradientsFromFlattened(conf, flat));
             }
             return shards;

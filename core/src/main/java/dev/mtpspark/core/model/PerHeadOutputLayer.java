@@ -22,6 +22,7 @@ import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.function.Consumer;
 import java.util.function.Function;
 
 /**
@@ -44,9 +45,21 @@ import java.util.function.Function;
  * ones. That costs one extra forward pass of each sequential block.
  */
 final class PerHeadOutputLayer extends LayerImplementations.OutputLayer {
-    private SameDiff trunk;
-    private SameDiff[] heads;
-    private final HeadScopedMemoryMgr memory = new HeadScopedMemoryMgr();
+    /** The per-head order's graphs for one batch shard, and the memory manager they allocate through. */
+    private static final class Graphs {
+        final SameDiff trunk;
+        final SameDiff[] heads;
+        final HeadScopedMemoryMgr memory = new HeadScopedMemoryMgr();
+
+        Graphs(SameDiff trunk, SameDiff[] heads) {
+            this.trunk = trunk;
+            this.heads = heads;
+        }
+    }
+
+    /** The layer's own graphs: the whole batch, or shard 0. */
+    private Graphs own;
+    private BatchShards<Graphs> shards;
 
     PerHeadOutputLayer(NeuralNetConfiguration conf, DataType dataType) {
         super(conf, dataType);
@@ -57,19 +70,31 @@ final class PerHeadOutputLayer extends LayerImplementations.OutputLayer {
         prepareBackprop();
         double loss;
         try (MemoryWorkspace ignored = Nd4j.getWorkspaceManager().scopeOutOfWorkspaces()) {
-            buildGraphs();
-            for (INDArray g : gradTable.values()) {
-                g.assign(0);
+            if (own == null) {
+                own = buildGraphs();
             }
-            Map<String, INDArray> masks = dropoutMasks(true, input.size(0));
+            long batch = input.size(0);
+            Map<String, INDArray> masks = dropoutMasks(true, batch);
             TokenEmbedding embedding = embedding();
             INDArray rows = embedding.rows(tokenTable(), positionTable());
-            INDArray[] trunkOut = trunkForward(masks, rows);
-            INDArray trunkGradient = Nd4j.zeros(dataType, trunkOut[0].shape());
-            INDArray lookAheadGradient = trunkOut[1] == null ? null : Nd4j.zeros(dataType, trunkOut[1].shape());
-            loss = sequential() ? backpropSequential(trunkOut, trunkGradient, lookAheadGradient)
-                    : backpropIndependent(trunkOut[0], trunkGradient);
-            trunkBackward(masks, rows, embedding, trunkGradient, lookAheadGradient);
+            boolean cpu = Nd4j.getEnvironment().isCPU();
+            int count = network().shardsFor(batch, cpu);
+            int threadsPerShard = Math.max(1, network().threadBudget(cpu) / count);
+            if (count == 1) {
+                loss = BatchShards.withOpThreads(threadsPerShard,
+                        () -> shardStep(own, masks, rows, labels, gradTable, g -> writeEmbeddingGradients(embedding, g)));
+            } else {
+                BatchShards<Graphs> sharded = batchShards(count);
+                INDArray rowGradient = Nd4j.createUninitializedDetached(rows.dataType(), rows.shape());
+                loss = sharded.run((graphs, j, target) -> {
+                    Shard shard = shard(masks, rows, sharded.start(j, batch), sharded.start(j + 1, batch));
+                    Map<String, INDArray> shardMasks = new HashMap<>();
+                    shard.masks().forEach((name, mask) -> shardMasks.put(name, mask.isView() ? mask.dup() : mask));
+                    return shardStep(graphs, shardMasks, shard.rows().dup(), shard.labels().dup(), target,
+                            g -> rowGradient.get(shard.rowRange(), NDArrayIndex.all()).assign(g));
+                }, own, gradTable, gradients, null, threadsPerShard);
+                writeEmbeddingGradients(embedding, rowGradient);
+            }
         }
         Gradient gradient = new DefaultGradient();
         for (Map.Entry<String, INDArray> e : gradTable.entrySet()) {
@@ -79,55 +104,83 @@ final class PerHeadOutputLayer extends LayerImplementations.OutputLayer {
         return new Pair<>(gradient, inputGradient(workspaceMgr));
     }
 
+    /** The shard executor for {@code count} shards, built on first use (and again if the count changes). */
+    private BatchShards<Graphs> batchShards(int count) {
+        if (shards == null || shards.shards() != count) {
+            shards = new BatchShards<>(count, this::buildGraphs, gradients,
+                    flat -> layerConf().initializer().getGradientsFromFlattened(conf, flat));
+        }
+        return shards;
+    }
+
+    /**
+     * The per-head order on one (shard of a) batch: trunk forward, each head forward and backward, trunk backward.
+     * Writes every parameter's gradient into {@code target} (the embedding tables' as zeros) and hands the embedded
+     * rows' gradient to {@code rowGradient} while it is valid; returns the summed weighted loss.
+     */
+    private double shardStep(Graphs g, Map<String, INDArray> masks, INDArray rows, INDArray labels, Map<String, INDArray> target,
+                             Consumer<INDArray> rowGradient) {
+        for (INDArray a : target.values()) {
+            a.assign(0);
+        }
+        INDArray[] trunkOut = trunkForward(g, masks, rows);
+        INDArray trunkGradient = Nd4j.zeros(dataType, trunkOut[0].shape());
+        INDArray lookAheadGradient = trunkOut[1] == null ? null : Nd4j.zeros(dataType, trunkOut[1].shape());
+        double loss = sequential() ? backpropSequential(g, labels, target, trunkOut, trunkGradient, lookAheadGradient)
+                : backpropIndependent(g, labels, target, trunkOut[0], trunkGradient);
+        trunkBackward(g, masks, rows, target, trunkGradient, lookAheadGradient, rowGradient);
+        return loss;
+    }
+
     /** Embedding and trunk forward: the trunk output and (sequential heads) the look-ahead embeddings, detached. */
-    private INDArray[] trunkForward(Map<String, INDArray> masks, INDArray rows) {
+    private INDArray[] trunkForward(Graphs g, Map<String, INDArray> masks, INDArray rows) {
         Map<String, INDArray> ph = new HashMap<>(masks);
         ph.put(MtpNetworkLayer.TRUNK_INPUT, rows);
         List<String> outputs = sequential() ? List.of(MtpNetworkLayer.TRUNK_OUT, MtpNetworkLayer.LOOK_AHEAD_OUT) : List.of(MtpNetworkLayer.TRUNK_OUT);
-        allocateThroughMemory(trunk.getSessions(), trunk);
-        Map<String, INDArray> out = trunk.output(ph, outputs);
+        allocateThroughMemory(g, g.trunk.getSessions(), g.trunk);
+        Map<String, INDArray> out = g.trunk.output(ph, outputs);
         INDArray[] result = new INDArray[2];
         result[0] = out.get(MtpNetworkLayer.TRUNK_OUT).dup();
         if (sequential()) {
             result[1] = out.get(MtpNetworkLayer.LOOK_AHEAD_OUT).dup();
         }
-        trunk.clearPlaceholders(true);
-        trunk.clearOpInputs();
-        memory.freeAll();
+        g.trunk.clearPlaceholders(true);
+        g.trunk.clearOpInputs();
+        g.memory.freeAll();
         return result;
     }
 
     /**
      * Trunk backward with the heads' dL/d(trunk output) (and dL/d(look-ahead embeddings)); adds the trunk's parameter
-     * gradients and writes the embedding tables' gradients.
+     * gradients to {@code target} and hands the embedded rows' gradient to {@code rowGradient}.
      */
-    private void trunkBackward(Map<String, INDArray> masks, INDArray rows, TokenEmbedding embedding, INDArray trunkGradient,
-                               INDArray lookAheadGradient) {
+    private void trunkBackward(Graphs g, Map<String, INDArray> masks, INDArray rows, Map<String, INDArray> target,
+                               INDArray trunkGradient, INDArray lookAheadGradient, Consumer<INDArray> rowGradient) {
         Map<String, INDArray> ph = new HashMap<>(masks);
         ph.put(MtpNetworkLayer.TRUNK_INPUT, rows);
         ph.put(MtpNetworkLayer.TRUNK_UPSTREAM, trunkGradient);
         if (lookAheadGradient != null) {
             ph.put(MtpNetworkLayer.LOOK_AHEAD_UPSTREAM, lookAheadGradient);
         }
-        List<String> parameters = parametersOf(trunk);
+        List<String> parameters = parametersOf(g.trunk);
         List<String> wanted = new ArrayList<>(parameters);
         wanted.add(MtpNetworkLayer.TRUNK_INPUT);
-        allocateThroughMemory(trunk.getFunction("grad").getSessions(), trunk.getFunction("grad"));
-        Map<String, INDArray> grads = trunk.calculateGradients(ph, wanted);
+        allocateThroughMemory(g, g.trunk.getFunction("grad").getSessions(), g.trunk.getFunction("grad"));
+        Map<String, INDArray> grads = g.trunk.calculateGradients(ph, wanted);
         for (String name : parameters) {
-            gradTable.get(name).addi(grads.get(name));
+            target.get(name).addi(grads.get(name));
         }
-        writeEmbeddingGradients(embedding, grads.get(MtpNetworkLayer.TRUNK_INPUT));
-        trunk.clearPlaceholders(true);
-        trunk.clearOpInputs();
-        memory.freeAll();
+        rowGradient.accept(grads.get(MtpNetworkLayer.TRUNK_INPUT));
+        g.trunk.clearPlaceholders(true);
+        g.trunk.clearOpInputs();
+        g.memory.freeAll();
     }
 
     /** Parallel and linear heads: each head forward + backward on its own; returns the summed weighted loss. */
-    private double backpropIndependent(INDArray trunkOut, INDArray trunkGradient) {
+    private double backpropIndependent(Graphs g, INDArray labels, Map<String, INDArray> target, INDArray trunkOut, INDArray trunkGradient) {
         double loss = 0;
-        for (SameDiff graph : heads) {
-            loss += step(graph, placeholders(trunkOut, null, null, null), trunkGradient, null, null);
+        for (SameDiff graph : g.heads) {
+            loss += step(g, graph, placeholders(labels, trunkOut, null, null, null), target, trunkGradient, null, null);
         }
         return loss;
     }
@@ -136,23 +189,25 @@ final class PerHeadOutputLayer extends LayerImplementations.OutputLayer {
      * Sequential heads: hidden states forward (no logits), then depths n..1 backward, each adding the gradient
      * of the later depths through {@link MtpNetworkLayer#HEAD_UPSTREAM}.
      */
-    private double backpropSequential(INDArray[] trunkOut, INDArray trunkGradient, INDArray lookAheadGradient) {
+    private double backpropSequential(Graphs g, INDArray labels, Map<String, INDArray> target, INDArray[] trunkOut,
+                                      INDArray trunkGradient, INDArray lookAheadGradient) {
+        SameDiff[] heads = g.heads;
         int n = heads.length;
         INDArray[] hidden = new INDArray[n];
         for (int k = 1; k < n; k++) {
-            Map<String, INDArray> ph = placeholders(trunkOut[0], lookAhead(trunkOut[1], k), k >= 2 ? hidden[k - 2] : null, null);
-            allocateThroughMemory(heads[k - 1].getSessions(), heads[k - 1]);
+            Map<String, INDArray> ph = placeholders(labels, trunkOut[0], lookAhead(trunkOut[1], k), k >= 2 ? hidden[k - 2] : null, null);
+            allocateThroughMemory(g, heads[k - 1].getSessions(), heads[k - 1]);
             hidden[k - 1] = heads[k - 1].outputSingle(ph, MtpNetworkLayer.HEAD_HIDDEN).dup();
             heads[k - 1].clearPlaceholders(true);
             heads[k - 1].clearOpInputs();
-            memory.freeAll();
+            g.memory.freeAll();
         }
         double loss = 0;
         INDArray upstream = null;
         for (int k = n; k >= 1; k--) {
             INDArray[] previousGradient = new INDArray[1];
-            loss += step(heads[k - 1], placeholders(trunkOut[0], lookAhead(trunkOut[1], k), k >= 2 ? hidden[k - 2] : null, upstream),
-                    trunkGradient, k >= 2 ? lookAhead(lookAheadGradient, k) : null, k >= 2 ? previousGradient : null);
+            loss += step(g, heads[k - 1], placeholders(labels, trunkOut[0], lookAhead(trunkOut[1], k), k >= 2 ? hidden[k - 2] : null, upstream),
+                    target, trunkGradient, k >= 2 ? lookAhead(lookAheadGradient, k) : null, k >= 2 ? previousGradient : null);
             upstream = previousGradient[0];
         }
         return loss;
@@ -168,12 +223,12 @@ final class PerHeadOutputLayer extends LayerImplementations.OutputLayer {
     }
 
     /**
-     * One head's forward and backward: adds its parameter gradients to the layer's gradient, its trunk-output
-     * gradient to {@code trunkGradient} and its look-ahead gradient to {@code lookAheadGradient} (when given);
-     * stores dL/d(previous depth) in {@code previousGradient[0]} when asked.
+     * One head's forward and backward: adds its parameter gradients to {@code target}, its trunk-output gradient to
+     * {@code trunkGradient} and its look-ahead gradient to {@code lookAheadGradient} (when given); stores
+     * dL/d(previous depth) in {@code previousGradient[0]} when asked.
      */
-    private double step(SameDiff graph, Map<String, INDArray> placeholders, INDArray trunkGradient, INDArray lookAheadGradient,
-                        INDArray[] previousGradient) {
+    private double step(Graphs g, SameDiff graph, Map<String, INDArray> placeholders, Map<String, INDArray> target,
+                        INDArray trunkGradient, INDArray lookAheadGradient, INDArray[] previousGradient) {
         List<String> parameters = parametersOf(graph);
         List<String> wanted = new ArrayList<>(parameters);
         wanted.add(MtpNetworkLayer.TRUNK_OUT);
@@ -183,11 +238,11 @@ final class PerHeadOutputLayer extends LayerImplementations.OutputLayer {
         if (previousGradient != null) {
             wanted.add(MtpNetworkLayer.HEAD_PREVIOUS);
         }
-        allocateThroughMemory(graph.getFunction("grad").getSessions(), graph.getFunction("grad"));
+        allocateThroughMemory(g, graph.getFunction("grad").getSessions(), graph.getFunction("grad"));
         OutAndGrad result = graph.calculateGradientsAndOutputs(placeholders, List.of(MtpNetworkLayer.HEAD_LOSS), wanted);
         Map<String, INDArray> grads = result.getGradients();
         for (String name : parameters) {
-            gradTable.get(name).addi(grads.get(name));
+            target.get(name).addi(grads.get(name));
         }
         INDArray fromTrunk = grads.get(MtpNetworkLayer.TRUNK_OUT);
         if (fromTrunk != null) {                              // null for sequential depths k ≥ 2, which read h_{k−1}
@@ -202,7 +257,7 @@ final class PerHeadOutputLayer extends LayerImplementations.OutputLayer {
         double loss = result.getOutputs().get(MtpNetworkLayer.HEAD_LOSS).getDouble(0);
         graph.clearPlaceholders(true);
         graph.clearOpInputs();
-        memory.freeAll();                                     // this head's logits and everything else it allocated
+        g.memory.freeAll();                                   // this head's logits and everything else it allocated
         return loss;
     }
 
@@ -212,21 +267,23 @@ final class PerHeadOutputLayer extends LayerImplementations.OutputLayer {
         assertInputSet(false);
         double loss;
         try (MemoryWorkspace ignored = Nd4j.getWorkspaceManager().scopeOutOfWorkspaces()) {
-            buildGraphs();
-            loss = forwardLoss(trunkForward(dropoutMasks(training, input.size(0)), embedding().rows(tokenTable(), positionTable())));
+            if (own == null) {
+                own = buildGraphs();
+            }
+            loss = forwardLoss(own, trunkForward(own, dropoutMasks(training, input.size(0)), embedding().rows(tokenTable(), positionTable())));
         }
         return (loss + fullNetRegTerm) / input.size(0);
     }
 
     /** The summed weighted loss, one head at a time, without gradients. */
-    private double forwardLoss(INDArray[] trunkOut) {
+    private double forwardLoss(Graphs g, INDArray[] trunkOut) {
         double loss = 0;
         INDArray previous = null;
-        for (int k = 1; k <= heads.length; k++) {
-            SameDiff graph = heads[k - 1];
-            Map<String, INDArray> ph = placeholders(trunkOut[0], lookAhead(trunkOut[1], k), sequential() && k >= 2 ? previous : null, null);
+        for (int k = 1; k <= g.heads.length; k++) {
+            SameDiff graph = g.heads[k - 1];
+            Map<String, INDArray> ph = placeholders(labels, trunkOut[0], lookAhead(trunkOut[1], k), sequential() && k >= 2 ? previous : null, null);
             List<String> outputs = sequential() ? List.of(MtpNetworkLayer.HEAD_LOSS, MtpNetworkLayer.HEAD_HIDDEN) : List.of(MtpNetworkLayer.HEAD_LOSS);
-            allocateThroughMemory(graph.getSessions(), graph);
+            allocateThroughMemory(g, graph.getSessions(), graph);
             Map<String, INDArray> out = graph.output(ph, outputs);
             loss += out.get(MtpNetworkLayer.HEAD_LOSS).getDouble(0);
             if (sequential()) {
@@ -234,15 +291,15 @@ final class PerHeadOutputLayer extends LayerImplementations.OutputLayer {
             }
             graph.clearPlaceholders(true);
             graph.clearOpInputs();
-            memory.freeAll();
+            g.memory.freeAll();
         }
         return loss;
     }
 
-    /** Makes this thread's session of {@code graph} allocate through {@link #memory}. */
-    private void allocateThroughMemory(Map<Long, InferenceSession> sessions, SameDiff graph) {
+    /** Makes this thread's session of {@code graph} allocate through the memory manager of the graphs {@code g}. */
+    private static void allocateThroughMemory(Graphs g, Map<Long, InferenceSession> sessions, SameDiff graph) {
         sessions.computeIfAbsent(Thread.currentThread().getId(), id -> SameDiff.getInferenceFactory().create(graph))
-                .setMmgr(memory);
+                .setMmgr(g.memory);
     }
 
     /**
@@ -297,7 +354,8 @@ final class PerHeadOutputLayer extends LayerImplementations.OutputLayer {
         return network().getHeadArchitecture() == HeadArchitecture.SEQUENTIAL;
     }
 
-    private Map<String, INDArray> placeholders(INDArray trunkOut, INDArray lookAhead, INDArray previous, INDArray upstream) {
+    private static Map<String, INDArray> placeholders(INDArray labels, INDArray trunkOut, INDArray lookAhead, INDArray previous,
+                                                      INDArray upstream) {
         Map<String, INDArray> ph = new HashMap<>();
         ph.put(MtpNetworkLayer.TRUNK_OUT, trunkOut);
         ph.put(MtpNetworkLayer.HEAD_LABELS, labels);
@@ -324,11 +382,8 @@ final class PerHeadOutputLayer extends LayerImplementations.OutputLayer {
         return names;
     }
 
-    /** Builds the trunk graph and the n head graphs on first use; parameters are the layer's own arrays (views of the flat vector). */
-    private void buildGraphs() {
-        if (heads != null) {
-            return;
-        }
+    /** Builds a trunk graph and the n head graphs; parameters are the layer's own arrays (views of the flat vector). */
+    private Graphs buildGraphs() {
         MtpNetworkLayer conf = network();
         int n = conf.getPredictedTokens();
         long[] labelShape = labels == null ? new long[] {-1, n, conf.getSpec().getContextLength()} : labels.shape().clone();
@@ -349,8 +404,7 @@ final class PerHeadOutputLayer extends LayerImplementations.OutputLayer {
             sd.createGradFunction(needGradients.toArray(new String[0]));
             built[k - 1] = sd;
         }
-        trunk = trunkGraph;
-        heads = built;
+        return new Graphs(trunkGraph, built);
     }
 
     /** Creates a graph's variable for a layer parameter, backed by the layer's own array. */

@@ -1,6 +1,7 @@
 package dev.mtpspark.core.model;
 
 import dev.mtpspark.core.config.HeadArchitecture;
+import dev.mtpspark.core.config.HeadOrder;
 import dev.mtpspark.core.config.InvalidConfigException;
 import dev.mtpspark.core.config.MtpModelConfig;
 import dev.mtpspark.core.config.NormType;
@@ -20,21 +21,24 @@ import java.util.stream.Stream;
 
 import static org.junit.jupiter.api.Assertions.*;
 
-/** A step split over batch shards (threads) computes the unsharded step's loss and gradients. */
+/** A step split over batch shards (threads) computes the unsharded step's loss and gradients, in both head orders. */
 class BatchShardsTest {
 
     static Stream<Arguments> cases() {
         return Stream.of(
-                Arguments.of(HeadArchitecture.PARALLEL, 2, 2, 4, 0.0),
-                Arguments.of(HeadArchitecture.PARALLEL, 3, 3, 5, 0.2),      // uneven shards: 1, 2 and 2 windows
-                Arguments.of(HeadArchitecture.SEQUENTIAL, 3, 2, 3, 0.1),
-                Arguments.of(HeadArchitecture.LINEAR, 2, 4, 4, 0.0));
+                Arguments.of(HeadArchitecture.PARALLEL, 2, 2, 4, 0.0, HeadOrder.ALL_AT_ONCE),
+                Arguments.of(HeadArchitecture.PARALLEL, 3, 3, 5, 0.2, HeadOrder.ALL_AT_ONCE),      // uneven shards: 1, 2 and 2 windows
+                Arguments.of(HeadArchitecture.SEQUENTIAL, 3, 2, 3, 0.1, HeadOrder.ALL_AT_ONCE),
+                Arguments.of(HeadArchitecture.LINEAR, 2, 4, 4, 0.0, HeadOrder.ALL_AT_ONCE),
+                Arguments.of(HeadArchitecture.PARALLEL, 3, 2, 4, 0.0, HeadOrder.PER_HEAD),
+                Arguments.of(HeadArchitecture.SEQUENTIAL, 3, 3, 5, 0.1, HeadOrder.PER_HEAD));
     }
 
-    @ParameterizedTest(name = "{0} n={1} shards={2} batch={3} dropout={4}")
+    @ParameterizedTest(name = "{0} n={1} shards={2} batch={3} dropout={4} {5}")
     @MethodSource("cases")
-    void shardedStepGivesTheUnshardedLossAndGradients(HeadArchitecture arch, int n, int shards, int batch, double dropout) {
-        MtpModelConfig base = TestModels.tiny(arch, n).lossWeights(TestModels.nonUniformWeights(n)).dropout(dropout)
+    void shardedStepGivesTheUnshardedLossAndGradients(HeadArchitecture arch, int n, int shards, int batch, double dropout,
+                                                     HeadOrder order) {
+        MtpModelConfig base = TestModels.tiny(arch, n).lossWeights(TestModels.nonUniformWeights(n)).dropout(dropout).headOrder(order)
                 .normType(arch == HeadArchitecture.SEQUENTIAL ? NormType.RMS_NORM : NormType.LAYER_NORM)
                 .positionalEncoding(arch == HeadArchitecture.SEQUENTIAL ? PositionalEncoding.ROPE : PositionalEncoding.LEARNED)
                 .stepThreads(1).build();
