@@ -33,7 +33,7 @@ import java.util.Objects;
  *                           min(threads, batch) shards computed concurrently, each with an equal share of the
  *                           threads for its ND4J operations; the shards' gradients are summed, so the step is the
  *                           same function. 0 = every core the JVM may use (a Spark job resolves 0 to
- *                           {@code spark.task.cpus}); the per-head order and the GPU backend use one shard
+ *                           {@code spark.task.cpus}); the GPU backend uses one shard
  */
 public record MtpModelConfig(
         int vocabSize,

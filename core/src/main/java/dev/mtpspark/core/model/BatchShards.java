@@ -33,9 +33,10 @@ import java.util.function.Supplier;
  * core busy instead (docs/performance.md, improvement 7). While a step runs, ND4J's operations and OpenBLAS are
  * set to the step's threads per shard (its thread budget divided by the shards; see {@link #withOpThreads}).
  *
- * <p>Shard 0 runs on the calling thread with the layer's own graph, in DL4J's workspaces; shard {@code j ≥ 1}
- * runs on its own worker thread with its own copy of the graph (a SameDiff execution is not thread-safe; the
- * copies read the same parameter arrays) and writes its gradients into its own flat buffer, laid out as the
+ * <p>Shard 0 runs on the calling thread with the layer's own graph(s); shard {@code j ≥ 1} runs on its own worker
+ * thread with its own copy (a SameDiff execution is not thread-safe; the copies read the same parameter arrays):
+ * the whole-network graph in a workspace of the worker's own, or the per-head order's trunk and head graphs with
+ * their freeing memory manager and writes its gradients into its own flat buffer, laid out as the
  * layer's gradient vector, so combining them is one addition per shard. Worker threads are daemons that end
  * after a minute idle.
  */
