@@ -226,16 +226,17 @@ final class LayerImplementations {
             Map<String, INDArray> masks = dropoutMasks(true, batch);
             INDArray rows = embedding.rows(tokenTable(), positionTable());
             boolean cpu = Nd4j.getEnvironment().isCPU();
-            int shards = network().shardsFor(batch, cpu);
-            int threadsPerShard = Math.max(1, network().threadBudget(cpu) / shards);
+            int count = network().shardsFor(batch, cpu);
+            int threadsPerShard = Math.max(1, network().threadBudget(cpu) / count);
             double loss;
-            if (shards == 1) {
+            if (count == 1) {
                 INDArray[] rowGradient = new INDArray[1];
                 loss = BatchShards.withOpThreads(threadsPerShard,
                         () -> shardGradient(sameDiff, placeholders(masks, rows, labels), gradTable, g -> rowGradient[0] = g));
                 writeEmbeddingGradients(embedding, rowGradient[0]);
             } else {
-                BatchShards<SameDiff> sharded = batchShards(shards);
+                shards = reuseOrBuild(shards, count, this::newWholeNetworkGraph);
+                BatchShards<SameDiff> sharded = shards;
                 INDArray rowGradient;
                 try (MemoryWorkspace ignored = Nd4j.getWorkspaceManager().scopeOutOfWorkspaces()) {
                     rowGradient = Nd4j.createUninitializedDetached(rows.dataType(), rows.shape());
@@ -308,13 +309,15 @@ final class LayerImplementations {
 
         private BatchShards<SameDiff> shards;
 
-        /** The sharded executor for {@code count} shards, built on first use (and again if the count changes). */
-        private BatchShards<SameDiff> batchShards(int count) {
-            if (shards == null || shards.shards() != count) {
-                shards = new BatchShards<>(count, this::newWholeNetworkGraph, gradients,
-                        flat -> layerConf().initializer().getGradientsFromFlattened(conf, flat));
+        /**
+         * {@code current} if it runs {@code count} shards, else a new shard executor for {@code count} shards whose
+         * extra shards run graphs from {@code graphs} and write gradient buffers laid out as this layer's.
+         */
+        protected <G> BatchShards<G> reuseOrBuild(BatchShards<G> current, int count, java.util.function.Supplier<G> graphs) {
+            if (current != null && current.shards() == count) {
+                return current;
             }
-            return shards;
+            return new BatchShards<>(count, graphs, gradients, flat -> layerConf().initializer().getGradientsFromFlattened(conf, flat));
         }
 
         /**

@@ -91,7 +91,8 @@ final class PerHeadOutputLayer extends LayerImplementations.OutputLayer {
                 loss = BatchShards.withOpThreads(threadsPerShard,
                         () -> shardStep(own, masks, rows, labels, gradTable, g -> writeEmbeddingGradients(embedding, g)));
             } else {
-                BatchShards<Graphs> sharded = batchShards(count);
+                shards = reuseOrBuild(shards, count, this::buildGraphs);
+                BatchShards<Graphs> sharded = shards;
                 INDArray rowGradient = Nd4j.createUninitializedDetached(rows.dataType(), rows.shape());
                 loss = sharded.run((graphs, j, target) -> {
                     Shard shard = shard(masks, rows, sharded.start(j, batch), sharded.start(j + 1, batch));
@@ -109,15 +110,6 @@ final class PerHeadOutputLayer extends LayerImplementations.OutputLayer {
         }
         rememberLoss(loss);
         return new Pair<>(gradient, inputGradient(workspaceMgr));
-    }
-
-    /** The shard executor for {@code count} shards, built on first use (and again if the count changes). */
-    private BatchShards<Graphs> batchShards(int count) {
-        if (shards == null || shards.shards() != count) {
-            shards = new BatchShards<>(count, this::buildGraphs, gradients,
-                    flat -> layerConf().initializer().getGradientsFromFlattened(conf, flat));
-        }
-        return shards;
     }
 
     /**
