@@ -208,6 +208,9 @@ final class LayerImplementations {
         public Pair<Gradient, INDArray> backpropGradient(INDArray epsilon, LayerWorkspaceMgr workspaceMgr) {
             // ComputationGraph back-propagates the output layer before it computes the score.
             prepareBackprop();
+            if (DirectTrainingStep.supports(network(), dataType, Nd4j.getEnvironment().isCPU())) {
+                return directBackprop(workspaceMgr);
+            }
             ensureInit();
             try (MemoryWorkspace ignored = Nd4j.getWorkspaceManager().scopeOutOfWorkspaces()) {
                 if (sameDiff.getFunction("grad") == null) {
@@ -254,6 +257,44 @@ final class LayerImplementations {
                 loss = sharded.run(work, sameDiff, gradTable, gradients, workspace, threadsPerShard);
                 writeEmbeddingGradients(embedding, rowGradient);
             }
+            Gradient gradient = new DefaultGradient();
+            for (String name : paramTable.keySet()) {
+                gradient.gradientForVariable().put(name, gradTable.get(name));
+            }
+            rememberLoss(loss);
+            return new Pair<>(gradient, inputGradient(workspaceMgr));
+        }
+
+        private DirectTrainingStep directStep;
+        private BatchShards<DirectTrainingStep> directShards;
+
+        /**
+         * The training step through {@link DirectTrainingStep} (no SameDiff graph is built for training), sharded
+         * over the step's threads as the SameDiff path.
+         */
+        private Pair<Gradient, INDArray> directBackprop(LayerWorkspaceMgr workspaceMgr) {
+            long batch = input.size(0);
+            TokenEmbedding embedding = embedding();
+            Map<String, INDArray> masks = dropoutMasks(true, batch);
+            INDArray rows = embedding.rows(tokenTable(), positionTable());
+            int count = network().shardsFor(batch, true);
+            int threadsPerShard = Math.max(1, network().threadBudget(true) / count);
+            if (directStep == null) {
+                directStep = new DirectTrainingStep(network(), dataType);
+            }
+            directShards = reuseOrBuild(directShards, count, () -> new DirectTrainingStep(network(), dataType));
+            BatchShards<DirectTrainingStep> sharded = directShards;
+            INDArray rowGradient;
+            try (MemoryWorkspace ignored = Nd4j.getWorkspaceManager().scopeOutOfWorkspaces()) {
+                rowGradient = Nd4j.createUninitializedDetached(rows.dataType(), rows.shape());
+            }
+            BatchShards.ShardWork<DirectTrainingStep> work = (step, j, target) -> {
+                Shard shard = shard(masks, rows, sharded.start(j, batch), sharded.start(j + 1, batch));
+                return step.run(paramTable, shard.rows(), shard.masks(), shard.labels(), target,
+                        g -> rowGradient.get(shard.rowRange(), NDArrayIndex.all()).assign(g));
+            };
+            double loss = sharded.run(work, directStep, gradTable, gradients, null, threadsPerShard);
+            writeEmbeddingGradients(embedding, rowGradient);
             Gradient gradient = new DefaultGradient();
             for (String name : paramTable.keySet()) {
                 gradient.gradientForVariable().put(name, gradTable.get(name));

@@ -32,6 +32,7 @@ class GradientCheckTest {
         return Stream.of(
                 Arguments.of(HeadArchitecture.PARALLEL, 1, NormType.LAYER_NORM, PositionalEncoding.LEARNED),
                 Arguments.of(HeadArchitecture.PARALLEL, 2, NormType.LAYER_NORM, PositionalEncoding.LEARNED),
+                Arguments.of(HeadArchitecture.PARALLEL, 3, NormType.RMS_NORM, PositionalEncoding.LEARNED),   // direct step with RMSNorm
                 Arguments.of(HeadArchitecture.PARALLEL, 4, NormType.RMS_NORM, PositionalEncoding.ROPE),
                 Arguments.of(HeadArchitecture.SEQUENTIAL, 1, NormType.RMS_NORM, PositionalEncoding.LEARNED),
                 Arguments.of(HeadArchitecture.SEQUENTIAL, 2, NormType.LAYER_NORM, PositionalEncoding.LEARNED),
