@@ -5,6 +5,10 @@ import dev.mtpspark.core.config.NormType;
 import dev.mtpspark.core.config.PositionalEncoding;
 import org.nd4j.linalg.api.buffer.DataType;
 import org.nd4j.linalg.api.ndarray.INDArray;
+import org.nd4j.linalg.api.ops.impl.transforms.custom.LogSoftMax;
+import org.nd4j.linalg.api.ops.impl.transforms.custom.SoftMax;
+import org.nd4j.linalg.factory.Nd4j;
+import org.nd4j.linalg.ops.transforms.Transforms;
 
 import java.util.ArrayList;
 import java.util.List;
@@ -50,6 +54,7 @@ final class DirectTrainingStep {
     private BlockCache[] trunk;
     private BlockCache head;
     private DenseMatrix embedded;
+    private DenseMatrix ones;
     private DenseMatrix embeddedGradient;
     private DenseMatrix headInput;
     private DenseMatrix labels;
@@ -178,8 +183,14 @@ final class DirectTrainingStep {
     }
 
     private static void multiplyInto(DenseMatrix x, DenseMatrix mask, DenseMatrix out, int count) {
+        if (mask == null) {
+            if (x != out) {
+                x.copyTo(out, count);
+            }
+            return;
+        }
         for (int i = 0; i < count; i++) {
-            out.set(i, mask == null ? x.get(i) : x.get(i) * mask.get(i));
+            out.set(i, x.get(i) * mask.get(i));
         }
     }
 
@@ -193,11 +204,16 @@ final class DirectTrainingStep {
         affine(c.attended, d, p.outWeight, d, p.outBias, c.in, c.mid);
         normForward(c.mid, p.norm2, c.hat2, c.rstd2, c.normed2);
         affine(c.normed2, d, p.mlpInWeight, m, p.mlpInBias, null, c.hidden);
-        for (int i = 0, n = rows * m; i < n; i++) {
+        // GELU = u·σ(2·√(2/π)·(u + 0.044715·u³)); the exponentials through ND4J's vectorised sigmoid, which
+        // takes a third of the time of Math.exp in a Java loop.
+        int hiddenElements = rows * m;
+        for (int i = 0; i < hiddenElements; i++) {
             double u = c.hidden.get(i);
-            double s = 1.0 / (1.0 + Math.exp(-(GELU_C * u + GELU_CUBIC * u * u * u)));
-            c.sigmoid.set(i, s);
-            c.activated.set(i, u * s);
+            c.sigmoid.set(i, GELU_C * u + GELU_CUBIC * u * u * u);
+        }
+        Transforms.sigmoid(c.sigmoid.array(), false);
+        for (int i = 0; i < hiddenElements; i++) {
+            c.activated.set(i, c.hidden.get(i) * c.sigmoid.get(i));
         }
         affine(c.activated, m, p.mlpOutWeight, d, p.mlpOutBias, c.mid, c.out);
     }
@@ -212,28 +228,23 @@ final class DirectTrainingStep {
             gradMlp.set(i, gradMlp.get(i) * (s + u * s * (1 - s) * (GELU_C + 3 * GELU_CUBIC * u * u)));
         }
         affineBackward(c.normed2, d, p.mlpInWeight, m, g.mlpInWeight, g.mlpInBias, gradMlp, gradSmall);
-        for (int i = 0, n = rows * d; i < n; i++) {
-            gradY.set(i, gradOut.get(i));
-        }
+        gradOut.copyTo(gradY, rows * d);
         normBackward(gradSmall, c.hat2, c.rstd2, p.norm2, g.norm2, gradY, true);
         // Attention: mid = in + attn(normed1)·Wo + bo
         affineBackward(c.attended, d, p.outWeight, d, g.outWeight, g.outBias, gradY, gradSmall);
         attentionBackward(c, gradSmall);
         affineBackward(c.normed1, d, p.qkvWeight, 3 * d, g.qkvWeight, g.qkvBias, gradQkv, gradSmall);
-        for (int i = 0, n = rows * d; i < n; i++) {
-            gradIn.set(i, gradY.get(i));
-        }
+        gradY.copyTo(gradIn, rows * d);
         normBackward(gradSmall, c.hat1, c.rstd1, p.norm1, g.norm1, gradIn, true);
     }
 
     /** {@code out = (residual or 0) + x·W + bias}; x is {@code [rows, in]}, W {@code [in, width]}. */
     private void affine(DenseMatrix x, int in, DenseMatrix weight, int width, DenseMatrix bias, DenseMatrix residual, DenseMatrix out) {
-        for (int r = 0; r < rows; r++) {
-            int base = r * width;
-            for (int j = 0; j < width; j++) {
-                out.set(base + j, residual == null ? bias.get(j) : residual.get(base + j) + bias.get(j));
-            }
+        if (residual != null) {
+            residual.copyTo(out, rows * width);
         }
+        // The bias broadcast over the rows as a rank-1 product (ones · bias), then the product itself.
+        DenseMatrix.gemm(false, false, rows, width, 1, 1, ones, 0, 1, bias, 0, width, residual == null ? 0 : 1, out, 0, width);
         DenseMatrix.gemm(false, false, rows, width, in, 1, x, 0, in, weight, 0, width, 1, out, 0, width);
     }
 
@@ -243,12 +254,7 @@ final class DirectTrainingStep {
      */
     private void affineBackward(DenseMatrix x, int in, DenseMatrix weight, int width, DenseMatrix weightGrad,
                                 DenseMatrix biasGrad, DenseMatrix gradY, DenseMatrix gradX) {
-        for (int r = 0; r < rows; r++) {
-            int base = r * width;
-            for (int j = 0; j < width; j++) {
-                biasGrad.add(j, gradY.get(base + j));
-            }
-        }
+        DenseMatrix.addColumnSums(gradY, rows, width, ones, biasGrad);
         DenseMatrix.gemm(true, false, in, width, rows, 1, x, 0, in, gradY, 0, width, 1, weightGrad, 0, width);
         DenseMatrix.gemm(false, true, rows, in, width, 1, gradY, 0, width, weight, 0, width, 0, gradX, 0, in);
     }
@@ -322,25 +328,19 @@ final class DirectTrainingStep {
                 int p = (w * heads + j) * t * t;
                 DenseMatrix.gemm(false, true, t, t, headWidth, scale, c.qkv, q, qkvWidth, c.qkv, q + d, qkvWidth, 0, c.probs, p, t);
                 for (int i = 0; i < t; i++) {
-                    int row = p + i * t;
-                    double max = Double.NEGATIVE_INFINITY;
-                    for (int k = 0; k <= i; k++) {
-                        max = Math.max(max, c.probs.get(row + k));
-                    }
-                    double sum = 0;
-                    for (int k = 0; k <= i; k++) {
-                        double e = Math.exp(c.probs.get(row + k) - max);
-                        c.probs.set(row + k, e);
-                        sum += e;
-                    }
-                    double inv = 1.0 / sum;
-                    for (int k = 0; k <= i; k++) {
-                        c.probs.set(row + k, c.probs.get(row + k) * inv);
-                    }
                     for (int k = i + 1; k < t; k++) {
-                        c.probs.set(row + k, 0.0);
+                        c.probs.set(p + i * t + k, Double.NEGATIVE_INFINITY);     // causal: weight exactly 0
                     }
                 }
+            }
+        }
+        // Every window's and head's rows in one vectorised softmax.
+        INDArray scores = c.probs.asMatrix((long) rows * heads, t);
+        Nd4j.exec(new SoftMax(scores, scores, 1));
+        for (int w = 0; w < rows / t; w++) {
+            for (int j = 0; j < heads; j++) {
+                int q = w * t * qkvWidth + j * headWidth;
+                int p = (w * heads + j) * t * t;
                 DenseMatrix.gemm(false, false, t, headWidth, t, 1, c.probs, p, t, c.qkv, q + 2 * d, qkvWidth, 0,
                         c.attended, w * t * d + j * headWidth, d);
             }
@@ -386,31 +386,22 @@ final class DirectTrainingStep {
      */
     private double crossEntropy(int k, double weight) {
         double coefficient = weight / context;
+        INDArray all = logits.asMatrix(rows, vocab);
+        Nd4j.exec(new LogSoftMax(all, all));                  // vectorised; at V = 32,000 most of the step's exponentials
         double logLikelihood = 0;
         for (int r = 0; r < rows; r++) {
-            int window = r / context;
-            int position = r % context;
-            int label = (int) labels.get((window * horizons + k - 1) * context + position);
-            int base = r * vocab;
-            double max = Double.NEGATIVE_INFINITY;
-            for (int v = 0; v < vocab; v++) {
-                max = Math.max(max, logits.get(base + v));
-            }
-            double sum = 0;
-            for (int v = 0; v < vocab; v++) {
-                double e = Math.exp(logits.get(base + v) - max);
-                logits.set(base + v, e);
-                sum += e;
-            }
-            double inv = 1.0 / sum;
-            double labelProbability = logits.get(base + label) * inv;
-            logLikelihood += Math.log(labelProbability);
-            for (int v = 0; v < vocab; v++) {
-                logits.set(base + v, coefficient * logits.get(base + v) * inv);
-            }
-            logits.add(base + label, -coefficient);
+            logLikelihood += logits.get(r * vocab + label(r, k));
+        }
+        Transforms.exp(all, false).muli(coefficient);
+        for (int r = 0; r < rows; r++) {
+            logits.add(r * vocab + label(r, k), -coefficient);
         }
         return -coefficient * logLikelihood;
+    }
+
+    /** The label of row r (window · T + position) for horizon k. */
+    private int label(int r, int k) {
+        return (int) labels.get(((r / context) * horizons + k - 1) * context + r % context);
     }
 
     // ------------------------------------------------------------------ buffers and parameters
@@ -427,6 +418,8 @@ final class DirectTrainingStep {
         head = new BlockCache();
         long rd = (long) rows * d;
         embedded = matrix(rd);
+        ones = matrix(rows);
+        ones.fill(1.0);
         embeddedGradient = matrix(rd);
         headInput = matrix(rd);
         labels = matrix((long) rows * horizons);
@@ -488,7 +481,7 @@ final class DirectTrainingStep {
                 matrix.copyFrom(array);
             }
         } else {
-            matrix.zero(matrix.length());
+            matrix.zero();
             if (view == null) {
                 copyBacks.add(() -> array.assign(matrix.array().reshape(array.shape())));
             }
