@@ -204,29 +204,40 @@ final class DirectTrainingStep {
         affine(c.attended, d, p.outWeight, d, p.outBias, c.in, c.mid);
         normForward(c.mid, p.norm2, c.hat2, c.rstd2, c.normed2);
         affine(c.normed2, d, p.mlpInWeight, m, p.mlpInBias, null, c.hidden);
-        // GELU = u·σ(2·√(2/π)·(u + 0.044715·u³)); the exponentials through ND4J's vectorised sigmoid, which
-        // takes a third of the time of Math.exp in a Java loop.
-        int hiddenElements = rows * m;
-        for (int i = 0; i < hiddenElements; i++) {
-            double u = c.hidden.get(i);
-            c.sigmoid.set(i, GELU_C * u + GELU_CUBIC * u * u * u);
-        }
-        Transforms.sigmoid(c.sigmoid.array(), false);
-        for (int i = 0; i < hiddenElements; i++) {
-            c.activated.set(i, c.hidden.get(i) * c.sigmoid.get(i));
-        }
+        geluForward(c.hidden, c.sigmoid, c.activated, rows * m);
         affine(c.activated, m, p.mlpOutWeight, d, p.mlpOutBias, c.mid, c.out);
+    }
+
+    /**
+     * GELU (tanh form) {@code g = u·σ(2·√(2/π)·(u + 0.044715·u³))}, keeping σ for the backward pass. The
+     * exponentials go through ND4J's vectorised sigmoid, a third of the time of {@code Math.exp} in a Java loop.
+     * (The loops live in small methods of their own: inside the large block methods the JIT compiled them poorly.)
+     */
+    private static void geluForward(DenseMatrix hidden, DenseMatrix sigmoid, DenseMatrix activated, int count) {
+        for (int i = 0; i < count; i++) {
+            double u = hidden.get(i);
+            sigmoid.set(i, GELU_C * u + GELU_CUBIC * u * u * u);
+        }
+        Transforms.sigmoid(sigmoid.array(), false);
+        for (int i = 0; i < count; i++) {
+            activated.set(i, hidden.get(i) * sigmoid.get(i));
+        }
+    }
+
+    /** Multiplies {@code grad} (dL/dg) by the GELU's derivative at {@code hidden}, given the forward pass's σ. */
+    private static void geluBackward(DenseMatrix hidden, DenseMatrix sigmoid, DenseMatrix grad, int count) {
+        for (int i = 0; i < count; i++) {
+            double u = hidden.get(i);
+            double s = sigmoid.get(i);
+            grad.set(i, grad.get(i) * (s + u * s * (1 - s) * (GELU_C + 3 * GELU_CUBIC * u * u)));
+        }
     }
 
     /** Gradient of block {@code c} from {@code gradOut} (its output's gradient) to {@code gradIn} (its input's); accumulates parameter gradients. */
     private void blockBackward(BlockParams p, BlockParams g, BlockCache c, DenseMatrix gradOut, DenseMatrix gradIn) {
         // MLP: out = mid + gelu(normed2·W1 + b1)·W2 + b2
         affineBackward(c.activated, m, p.mlpOutWeight, d, g.mlpOutWeight, g.mlpOutBias, gradOut, gradMlp);
-        for (int i = 0, n = rows * m; i < n; i++) {
-            double u = c.hidden.get(i);
-            double s = c.sigmoid.get(i);
-            gradMlp.set(i, gradMlp.get(i) * (s + u * s * (1 - s) * (GELU_C + 3 * GELU_CUBIC * u * u)));
-        }
+        geluBackward(c.hidden, c.sigmoid, gradMlp, rows * m);
         affineBackward(c.normed2, d, p.mlpInWeight, m, g.mlpInWeight, g.mlpInBias, gradMlp, gradSmall);
         gradOut.copyTo(gradY, rows * d);
         normBackward(gradSmall, c.hat2, c.rstd2, p.norm2, g.norm2, gradY, true);
