@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Peak memory of a training step (ND4J off-heap, JVM heap, process RSS) against n = 1, 2, 4, 8, vocabulary 256
-# and 32,000, T = 256, with the heads computed all at once and in the paper's per-head order; one fresh JVM per
-# configuration. See docs/performance.md.
-# Usage: benchmarks/peak-memory.sh [steps=2] [n-list=1,2,4,8] [vocab-list=256,32000]
+# and 32,000, T = 256: the hand-written step (heads one at a time) and the SameDiff graphs with the heads computed
+# all at once and in the paper's per-head order; one fresh JVM per configuration. See docs/performance.md.
+# Usage: benchmarks/peak-memory.sh [steps=2] [n-list=1,2,4,8] [vocab-list=256,32000] [steps-list=direct,samediff-all-at-once,samediff-per-head]
 #   → prints the table, writes benchmarks/results/peak-memory.json
 set -euo pipefail
 cd "$(dirname "$0")/.."

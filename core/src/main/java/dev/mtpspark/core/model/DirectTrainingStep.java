@@ -32,7 +32,7 @@ import java.util.function.Consumer;
  */
 final class DirectTrainingStep {
     /** System property that turns this path off ({@code -Dmtp.step.kernel=samediff}), for comparisons and as an escape hatch. */
-    static final String KERNEL_PROPERTY = "mtp.step.kernel";
+    static final String KERNEL_PROPERTY = MtpModel.STEP_KERNEL_PROPERTY;
 
     private static final double GELU_C = 2.0 * Math.sqrt(2.0 / Math.PI);
     private static final double GELU_CUBIC = GELU_C * 0.044715;

@@ -48,7 +48,9 @@ final class LayerImplementations {
 
     /**
      * The whole-network output layer, all heads in one graph. The token embedding is a row lookup outside
-     * the graph ({@link TokenEmbedding}); the graph starts from the embedded rows.
+     * the graph ({@link TokenEmbedding}); the graph starts from the embedded rows. Where {@link DirectTrainingStep}
+     * covers the configuration, training steps run it instead of the graph, which then serves inference and
+     * scoring only (and is built on first use).
      */
     static class OutputLayer extends org.deeplearning4j.nn.layers.samediff.SameDiffOutputLayer {
         private double lastLoss = Double.NaN;
@@ -208,7 +210,7 @@ final class LayerImplementations {
         public Pair<Gradient, INDArray> backpropGradient(INDArray epsilon, LayerWorkspaceMgr workspaceMgr) {
             // ComputationGraph back-propagates the output layer before it computes the score.
             prepareBackprop();
-            if (DirectTrainingStep.supports(network(), dataType, Nd4j.getEnvironment().isCPU())) {
+            if (usesDirectStep()) {
                 return directBackprop(workspaceMgr);
             }
             ensureInit();
@@ -263,6 +265,11 @@ final class LayerImplementations {
             }
             rememberLoss(loss);
             return new Pair<>(gradient, inputGradient(workspaceMgr));
+        }
+
+        /** Whether training steps run {@link DirectTrainingStep} rather than the SameDiff graph(s). */
+        protected boolean usesDirectStep() {
+            return DirectTrainingStep.supports(network(), dataType, Nd4j.getEnvironment().isCPU());
         }
 
         private DirectTrainingStep directStep;

@@ -36,6 +36,12 @@ public final class MtpModel {
     // Neither layer nor parameter names may contain '_': DL4J joins them as "layer_param" and splits at the last one.
     public static final String NETWORK = "mtp";
     private static final String CONFIG_ENTRY = "mtp-model-config";
+    /**
+     * JVM system property that chooses how training steps are computed: unset (the default) runs the hand-written
+     * step wherever it covers the configuration (parallel heads, learned positions, CPU backend), {@code samediff}
+     * always runs the SameDiff graphs (docs/model.md, "Training-step implementations").
+     */
+    public static final String STEP_KERNEL_PROPERTY = "mtp.step.kernel";
 
     private final MtpModelConfig config;
     private final ComputationGraph graph;

@@ -44,6 +44,9 @@ import java.util.function.Function;
  * runs this order on its own windows, with its own trunk and head graphs and memory manager, on its own thread:
  * faster, but the peak memory grows with n again. With 0 (automatic) the order runs one shard.
  *
+ * <p>Where {@link DirectTrainingStep} covers the configuration (parallel heads on the CPU backend), training runs
+ * it instead, as for the all-at-once order: it already processes the heads one at a time.
+ *
  * <p>Sequential heads chain through their hidden states: the hidden states are computed forward first (without
  * logits), then the depths are back-propagated from the last, each receiving dL/d(hidden) from the later
  * ones. That costs one extra forward pass of each sequential block.
@@ -71,6 +74,9 @@ final class PerHeadOutputLayer extends LayerImplementations.OutputLayer {
 
     @Override
     public Pair<Gradient, INDArray> backpropGradient(INDArray epsilon, LayerWorkspaceMgr workspaceMgr) {
+        if (usesDirectStep()) {
+            return super.backpropGradient(epsilon, workspaceMgr);     // already one head at a time
+        }
         prepareBackprop();
         double loss;
         try (MemoryWorkspace ignored = Nd4j.getWorkspaceManager().scopeOutOfWorkspaces()) {

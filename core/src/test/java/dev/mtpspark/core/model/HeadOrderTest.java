@@ -3,6 +3,8 @@ package dev.mtpspark.core.model;
 import dev.mtpspark.core.config.HeadArchitecture;
 import dev.mtpspark.core.config.HeadOrder;
 import dev.mtpspark.core.config.MtpModelConfig;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.Arguments;
@@ -20,8 +22,22 @@ import java.util.stream.Stream;
 
 import static org.junit.jupiter.api.Assertions.*;
 
-/** The paper's per-head order gives the all-at-once path's losses and gradients, for every head architecture. */
+/**
+ * The paper's per-head order gives the all-at-once path's losses and gradients, for every head architecture. These
+ * are the two SameDiff implementations, so the tests turn {@link DirectTrainingStep} off: it would train the
+ * parallel-head cases in both orders (it processes the heads one at a time either way).
+ */
 class HeadOrderTest {
+
+    @BeforeAll
+    static void sameDiffSteps() {
+        System.setProperty(DirectTrainingStep.KERNEL_PROPERTY, "samediff");
+    }
+
+    @AfterAll
+    static void defaultSteps() {
+        System.clearProperty(DirectTrainingStep.KERNEL_PROPERTY);
+    }
 
     static Stream<Arguments> cases() {
         return Stream.of(

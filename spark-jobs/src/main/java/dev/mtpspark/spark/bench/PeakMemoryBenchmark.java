@@ -21,7 +21,6 @@ import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.LinkedHashMap;
 import java.util.List;
-import java.util.Locale;
 import java.util.Map;
 import java.util.Random;
 import java.util.concurrent.TimeUnit;
@@ -43,7 +42,12 @@ import java.util.concurrent.atomic.AtomicLong;
  * <p>Model: width 384, 6 attention heads, MLP 1536, T 256, batch 4 (the larger shape of the step benchmark), a
  * 5-block trunk plus n parallel heads (so n = 1 is the 6-block model), at vocabularies 256 and 32,000.
  *
- * <p>Usage: {@code PeakMemoryBenchmark <results.json> [steps=2] [n-list=1,2,4,8] [vocab-list=256,32000]}
+ * <p>Three step implementations: {@code direct} (the hand-written step, which runs the heads one at a time; the
+ * default on the CPU backend), {@code samediff-all-at-once} and {@code samediff-per-head} (the SameDiff graphs in the
+ * two head orders, with {@code -Dmtp.step.kernel=samediff}).
+ *
+ * <p>Usage: {@code PeakMemoryBenchmark <results.json> [steps=2] [n-list=1,2,4,8] [vocab-list=256,32000]
+ * [steps-list=direct,samediff-all-at-once,samediff-per-head]}
  */
 public final class PeakMemoryBenchmark {
     private static final long SEED = 1337;
@@ -54,19 +58,26 @@ public final class PeakMemoryBenchmark {
     private static final int BATCH = 4;
     private static final int TRUNK = 5;
     private static final String CHILD_HEAP = "1g";
+    private static final List<String> STEP_IMPLEMENTATIONS = List.of("direct", "samediff-all-at-once", "samediff-per-head");
 
     private PeakMemoryBenchmark() {
     }
 
     public static void main(String[] args) throws Exception {
         if (args.length > 0 && args[0].equals("--child")) {
-            child(Integer.parseInt(args[1]), Integer.parseInt(args[2]), HeadOrder.valueOf(args[3]), Integer.parseInt(args[4]));
+            child(Integer.parseInt(args[1]), Integer.parseInt(args[2]), args[3], Integer.parseInt(args[4]));
             return;
         }
         Path results = Path.of(args[0]);
         int steps = args.length > 1 ? Integer.parseInt(args[1]) : 2;
         int[] ns = args.length > 2 ? parseList(args[2]) : new int[] {1, 2, 4, 8};
         int[] vocabs = args.length > 3 ? parseList(args[3]) : new int[] {256, 32000};
+        List<String> implementations = args.length > 4 ? List.of(args[4].split(",")) : STEP_IMPLEMENTATIONS;
+        for (String implementation : implementations) {
+            if (!STEP_IMPLEMENTATIONS.contains(implementation)) {
+                throw new IllegalArgumentException("unknown step implementation '" + implementation + "'; valid: " + STEP_IMPLEMENTATIONS);
+            }
+        }
 
         String threshold = System.getenv("MALLOC_MMAP_THRESHOLD_");
         Map<String, Object> out = Bench.resultHeader("peak-memory", (threshold == null ? "MALLOC_MMAP_THRESHOLD_= " : "")
@@ -81,17 +92,17 @@ public final class PeakMemoryBenchmark {
                 "batch", BATCH, "trunkDepth", TRUNK, "headArchitecture", "parallel", "dataType", "float32"));
 
         List<Map<String, Object>> rows = new ArrayList<>();
-        System.out.printf("| V | n | head order | off-heap peak MiB | off-heap after build MiB | step working set MiB | heap peak MiB | RSS peak MiB | ms/step |%n");
+        System.out.printf("| V | n | step | off-heap peak MiB | off-heap after build MiB | step working set MiB | heap peak MiB | RSS peak MiB | ms/step |%n");
         System.out.printf("| --- | --- | --- | --- | --- | --- | --- | --- | --- |%n");
         for (int vocab : vocabs) {
-            for (HeadOrder order : HeadOrder.values()) {
+            for (String implementation : implementations) {
                 for (int n : ns) {
-                    Map<String, Object> row = runChild(vocab, n, order, steps);
+                    Map<String, Object> row = runChild(vocab, n, implementation, steps);
                     rows.add(row);
                     if (row.containsKey("error")) {
-                        System.out.printf("| %d | %d | %s | failed: %s |%n", vocab, n, order, row.get("error"));
+                        System.out.printf("| %d | %d | %s | failed: %s |%n", vocab, n, implementation, row.get("error"));
                     } else {
-                        System.out.printf("| %d | %d | %s | %,.0f | %,.0f | %,.0f | %,.0f | %,.0f | %,.0f |%n", vocab, n, order,
+                        System.out.printf("| %d | %d | %s | %,.0f | %,.0f | %,.0f | %,.0f | %,.0f | %,.0f |%n", vocab, n, implementation,
                                 mib(row, "offHeapPeakBytes"), mib(row, "offHeapAfterBuildBytes"),
                                 mib(row, "offHeapPeakBytes") - mib(row, "offHeapAfterBuildBytes"), mib(row, "heapPeakBytes"),
                                 mib(row, "rssPeakBytes"), ((Number) row.get("medianStepMs")).doubleValue());
@@ -100,16 +111,16 @@ public final class PeakMemoryBenchmark {
             }
         }
         out.put("results", rows);
-        out.put("ratios", ratios(rows, vocabs, ns));
+        out.put("ratios", ratios(rows, vocabs, ns, implementations));
         Bench.writeJson(results, out);
         System.out.println("results written to " + results);
     }
 
     /** Off-heap peak of every configuration relative to n = 1 of the same vocabulary and order. */
-    private static Map<String, Object> ratios(List<Map<String, Object>> rows, int[] vocabs, int[] ns) {
+    private static Map<String, Object> ratios(List<Map<String, Object>> rows, int[] vocabs, int[] ns, List<String> implementations) {
         Map<String, Object> ratios = new LinkedHashMap<>();
         for (int vocab : vocabs) {
-            for (HeadOrder order : HeadOrder.values()) {
+            for (String order : implementations) {
                 Map<String, Object> byN = new LinkedHashMap<>();
                 Double base = null;
                 for (Map<String, Object> r : rows) {
@@ -124,21 +135,21 @@ public final class PeakMemoryBenchmark {
                         }
                     }
                 }
-                ratios.put("V" + vocab + "-" + order.name().toLowerCase(Locale.ROOT).replace('_', '-') + "-offHeapPeak-vs-n1", byN);
+                ratios.put("V" + vocab + "-" + order + "-offHeapPeak-vs-n1", byN);
             }
         }
         return ratios;
     }
 
-    private static boolean matches(Map<String, Object> r, int vocab, int n, HeadOrder order) {
-        return r.get("vocab").equals(vocab) && r.get("n").equals(n) && r.get("headOrder").equals(order.name());
+    private static boolean matches(Map<String, Object> r, int vocab, int n, String implementation) {
+        return r.get("vocab").equals(vocab) && r.get("n").equals(n) && r.get("step").equals(implementation);
     }
 
     private static double mib(Map<String, Object> row, String key) {
         return ((Number) row.get(key)).doubleValue() / (1024.0 * 1024.0);
     }
 
-    private static Map<String, Object> runChild(int vocab, int n, HeadOrder order, int steps) throws IOException, InterruptedException {
+    private static Map<String, Object> runChild(int vocab, int n, String implementation, int steps) throws IOException, InterruptedException {
         Path json = Files.createTempFile("mtp-peak-memory", ".json");
         List<String> cmd = new ArrayList<>();
         cmd.add(Path.of(System.getProperty("java.home"), "bin", "java").toString());
@@ -149,7 +160,7 @@ public final class PeakMemoryBenchmark {
         }
         cmd.addAll(List.of("-Xms" + CHILD_HEAP, "-Xmx" + CHILD_HEAP, "-XX:+AlwaysPreTouch"));
         cmd.addAll(List.of("-cp", System.getProperty("java.class.path"), PeakMemoryBenchmark.class.getName(),
-                "--child", String.valueOf(vocab), String.valueOf(n), order.name(), String.valueOf(steps)));
+                "--child", String.valueOf(vocab), String.valueOf(n), implementation, String.valueOf(steps)));
         Process p = new ProcessBuilder(cmd).redirectErrorStream(true).redirectOutput(ProcessBuilder.Redirect.DISCARD)
                 .redirectInput(ProcessBuilder.Redirect.PIPE).start();
         p.getOutputStream().write((json + "\n").getBytes());
@@ -170,14 +181,18 @@ public final class PeakMemoryBenchmark {
         }
         row.putIfAbsent("vocab", vocab);
         row.putIfAbsent("n", n);
-        row.putIfAbsent("headOrder", order.name());
+        row.putIfAbsent("step", implementation);
         Files.deleteIfExists(json);
         return row;
     }
 
     /** Runs in the fresh JVM: reads the result path on stdin (its stdout is discarded), writes the figures there. */
-    private static void child(int vocab, int n, HeadOrder order, int steps) throws Exception {
+    private static void child(int vocab, int n, String implementation, int steps) throws Exception {
         Path json = Path.of(new String(System.in.readAllBytes()).trim());
+        HeadOrder order = implementation.endsWith("per-head") ? HeadOrder.PER_HEAD : HeadOrder.ALL_AT_ONCE;
+        if (implementation.startsWith("samediff")) {
+            System.setProperty(MtpModel.STEP_KERNEL_PROPERTY, "samediff");
+        }
         dev.mtpspark.core.model.SameDiffNoiseFilter.install();
         AtomicLong peak = new AtomicLong();
         Thread sampler = new Thread(() -> {
@@ -219,6 +234,7 @@ public final class PeakMemoryBenchmark {
             Map<String, Object> r = new LinkedHashMap<>();
             r.put("vocab", vocab);
             r.put("n", n);
+            r.put("step", implementation);
             r.put("headOrder", order.name());
             r.put("parameters", model.parameterCounts().total());
             r.put("offHeapAfterBuildBytes", afterBuild);

@@ -53,21 +53,29 @@ public final class ReferenceParityDump {
     private ReferenceParityDump() {
     }
 
-    record Case(HeadArchitecture arch, int n, NormType norm, PositionalEncoding position, DataType dataType, HeadOrder order) {
+    /** One case; {@code sameDiff}: train with the SameDiff graphs even where the hand-written step covers the configuration. */
+    record Case(HeadArchitecture arch, int n, NormType norm, PositionalEncoding position, DataType dataType, HeadOrder order,
+                boolean sameDiff) {
         Case(HeadArchitecture arch, int n, NormType norm, PositionalEncoding position, DataType dataType) {
-            this(arch, n, norm, position, dataType, HeadOrder.ALL_AT_ONCE);
+            this(arch, n, norm, position, dataType, HeadOrder.ALL_AT_ONCE, false);
+        }
+
+        Case(HeadArchitecture arch, int n, NormType norm, PositionalEncoding position, DataType dataType, HeadOrder order) {
+            this(arch, n, norm, position, dataType, order, false);
         }
 
         String name() {
             return arch.name().toLowerCase() + "-n" + n + "-" + (norm == NormType.LAYER_NORM ? "ln" : "rms") + "-"
                     + (position == PositionalEncoding.LEARNED ? "learned" : "rope") + "-" + dataType.name().toLowerCase()
-                    + (order == HeadOrder.PER_HEAD ? "-perhead" : "");
+                    + (order == HeadOrder.PER_HEAD ? "-perhead" : "") + (sameDiff ? "-samediff" : "");
         }
     }
 
     /**
      * The issue's cases (n = 1, 2, 4 × parallel and sequential) in double and single precision, plus a few
      * variants, and the per-head (memory-efficient) head order, whose gradients come from a different code path.
+     * The parallel-head cases with learned positions train through the hand-written step; the {@code -samediff}
+     * cases train the same configurations through the SameDiff graphs of both head orders.
      */
     static List<Case> cases() {
         List<Case> cases = new ArrayList<>();
@@ -87,6 +95,11 @@ public final class ReferenceParityDump {
             }
         }
         cases.add(new Case(HeadArchitecture.PARALLEL, 4, NormType.LAYER_NORM, PositionalEncoding.LEARNED, DataType.FLOAT, HeadOrder.PER_HEAD));
+        for (DataType dt : List.of(DataType.DOUBLE, DataType.FLOAT)) {
+            for (HeadOrder order : HeadOrder.values()) {
+                cases.add(new Case(HeadArchitecture.PARALLEL, 4, NormType.LAYER_NORM, PositionalEncoding.LEARNED, dt, order, true));
+            }
+        }
         return cases;
     }
 
@@ -154,7 +167,14 @@ public final class ReferenceParityDump {
 
         graph.setInputs(features);
         graph.setLabels(labels);
-        graph.computeGradientAndScore();
+        if (c.sameDiff()) {
+            System.setProperty(MtpModel.STEP_KERNEL_PROPERTY, "samediff");
+        }
+        try {
+            graph.computeGradientAndScore();
+        } finally {
+            System.clearProperty(MtpModel.STEP_KERNEL_PROPERTY);
+        }
         double score = graph.score();
         Map<String, INDArray> gradients = new LinkedHashMap<>();
         Map<String, Double> norms = new LinkedHashMap<>();
@@ -184,6 +204,7 @@ public final class ReferenceParityDump {
         cfg.put("initStd", config.initStd());
         cfg.put("seed", config.seed());
         cfg.put("headOrder", config.headOrder().name());
+        cfg.put("trainingStep", c.sameDiff() ? "samediff" : "default");
 
         Map<String, Object> r = new LinkedHashMap<>();
         r.put("name", name);
