@@ -96,6 +96,35 @@ final class DenseMatrix {
         }
     }
 
+    /**
+     * Reads elements {@code [from, from + count)} into {@code target} as doubles, in bulk, so that an element-wise
+     * loop runs on heap arrays instead of making one buffer access per element (measured 2–4 times faster inside a
+     * training step for the GELU's loops).
+     * {@code scratch} holds at least {@code count} floats (used for a float matrix).
+     */
+    void read(int from, double[] target, int count, float[] scratch) {
+        if (floats != null) {
+            floats.get(from, scratch, 0, count);
+            for (int i = 0; i < count; i++) {
+                target[i] = scratch[i];
+            }
+        } else {
+            doubles.get(from, target, 0, count);
+        }
+    }
+
+    /** Writes {@code source[0, count)} to elements {@code [from, from + count)}, in bulk (see {@link #read}). */
+    void write(int from, double[] source, int count, float[] scratch) {
+        if (floats != null) {
+            for (int i = 0; i < count; i++) {
+                scratch[i] = (float) source[i];
+            }
+            floats.put(from, scratch, 0, count);
+        } else {
+            doubles.put(from, source, 0, count);
+        }
+    }
+
     /** Sets every element to 0. */
     void zero() {
         array.assign(0);

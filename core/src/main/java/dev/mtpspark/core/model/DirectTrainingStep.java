@@ -87,6 +87,7 @@ final class DirectTrainingStep {
         depth = conf.getTrunkDepth();
         layerNorm = spec.getNormType() == NormType.LAYER_NORM;
         eps = spec.getNormEpsilon();
+        chunks = new Chunks(Math.max(d, context));
     }
 
     /**
@@ -210,13 +211,21 @@ final class DirectTrainingStep {
 
     /**
      * GELU (tanh form) {@code g = u·σ(2·√(2/π)·(u + 0.044715·u³))}, keeping σ for the backward pass. The
-     * exponentials go through ND4J's vectorised sigmoid, a third of the time of {@code Math.exp} in a Java loop.
-     * (The loops live in small methods of their own: inside the large block methods the JIT compiled them poorly.)
+     * exponentials go through ND4J's vectorised sigmoid, a third of the time of {@code Math.exp} in a Java loop. The
+     * polynomial runs over heap chunks ({@link DenseMatrix#read}): in a training step it took 1.1 ms per 196,608
+     * elements with one buffer access per element and 0.3 ms in chunks; the final product is as fast either way.
      */
-    private static void geluForward(DenseMatrix hidden, DenseMatrix sigmoid, DenseMatrix activated, int count) {
-        for (int i = 0; i < count; i++) {
-            double u = hidden.get(i);
-            sigmoid.set(i, GELU_C * u + GELU_CUBIC * u * u * u);
+    private void geluForward(DenseMatrix hidden, DenseMatrix sigmoid, DenseMatrix activated, int count) {
+        double[] u = chunks.first;
+        double[] z = chunks.second;
+        for (int from = 0; from < count; from += chunks.size) {
+            int n = Math.min(chunks.size, count - from);
+            hidden.read(from, u, n, chunks.floats);
+            for (int i = 0; i < n; i++) {
+                double x = u[i];
+                z[i] = GELU_C * x + GELU_CUBIC * x * x * x;
+            }
+            sigmoid.write(from, z, n, chunks.floats);
         }
         Transforms.sigmoid(sigmoid.array(), false);
         for (int i = 0; i < count; i++) {
@@ -225,13 +234,51 @@ final class DirectTrainingStep {
     }
 
     /** Multiplies {@code grad} (dL/dg) by the GELU's derivative at {@code hidden}, given the forward pass's σ. */
-    private static void geluBackward(DenseMatrix hidden, DenseMatrix sigmoid, DenseMatrix grad, int count) {
-        for (int i = 0; i < count; i++) {
-            double u = hidden.get(i);
-            double s = sigmoid.get(i);
-            grad.set(i, grad.get(i) * (s + u * s * (1 - s) * (GELU_C + 3 * GELU_CUBIC * u * u)));
+    private void geluBackward(DenseMatrix hidden, DenseMatrix sigmoid, DenseMatrix grad, int count) {
+        double[] u = chunks.first;
+        double[] sig = chunks.second;
+        double[] g = chunks.third;
+        for (int from = 0; from < count; from += chunks.size) {
+            int n = Math.min(chunks.size, count - from);
+            hidden.read(from, u, n, chunks.floats);
+            sigmoid.read(from, sig, n, chunks.floats);
+            grad.read(from, g, n, chunks.floats);
+            for (int i = 0; i < n; i++) {
+                double x = u[i];
+                double s = sig[i];
+                g[i] *= s + x * s * (1 - s) * (GELU_C + 3 * GELU_CUBIC * x * x);
+            }
+            grad.write(from, g, n, chunks.floats);
         }
     }
+
+    /** Heap scratch arrays for the element-wise loops ({@link DenseMatrix#read}): rows of a norm, chunks of the GELU. */
+    private static final class Chunks {
+        final int size;
+        final double[] first;
+        final double[] second;
+        final double[] third;
+        final double[] gain;
+        final double[] bias;
+        final double[] gainGrad;
+        final double[] biasGrad;
+        final float[] floats;
+
+        /** @param width the longest row a loop reads at once: the model width or the context length */
+        Chunks(int width) {
+            size = Math.max(4096, width);
+            first = new double[size];
+            second = new double[size];
+            third = new double[size];
+            gain = new double[width];
+            bias = new double[width];
+            gainGrad = new double[width];
+            biasGrad = new double[width];
+            floats = new float[size];
+        }
+    }
+
+    private final Chunks chunks;
 
     /** Gradient of block {@code c} from {@code gradOut} (its output's gradient) to {@code gradIn} (its input's); accumulates parameter gradients. */
     private void blockBackward(BlockParams p, BlockParams g, BlockCache c, DenseMatrix gradOut, DenseMatrix gradIn) {
@@ -273,55 +320,85 @@ final class DirectTrainingStep {
     // ------------------------------------------------------------------ norms
 
     private void normForward(DenseMatrix x, NormParams p, DenseMatrix hat, DenseMatrix rstd, DenseMatrix out) {
+        double[] xs = chunks.first;
+        double[] hs = chunks.second;
+        double[] os = chunks.third;
+        double[] gain = chunks.gain;
+        double[] bias = chunks.bias;
+        float[] scratch = chunks.floats;
+        p.gain.read(0, gain, d, scratch);
+        if (layerNorm) {
+            p.bias.read(0, bias, d, scratch);
+        }
         for (int r = 0; r < rows; r++) {
             int base = r * d;
+            x.read(base, xs, d, scratch);
             double mean = 0;
             if (layerNorm) {
                 for (int j = 0; j < d; j++) {
-                    mean += x.get(base + j);
+                    mean += xs[j];
                 }
                 mean /= d;
             }
             double square = 0;
             for (int j = 0; j < d; j++) {
-                double c = x.get(base + j) - mean;
+                double c = xs[j] - mean;
                 square += c * c;
             }
             double inv = 1.0 / Math.sqrt(square / d + eps);
             rstd.set(r, inv);
             for (int j = 0; j < d; j++) {
-                double h = (x.get(base + j) - mean) * inv;
-                hat.set(base + j, h);
-                out.set(base + j, layerNorm ? h * p.gain.get(j) + p.bias.get(j) : h * p.gain.get(j));
+                double h = (xs[j] - mean) * inv;
+                hs[j] = h;
+                os[j] = layerNorm ? h * gain[j] + bias[j] : h * gain[j];
             }
+            hat.write(base, hs, d, scratch);
+            out.write(base, os, d, scratch);
         }
     }
 
     /** Back through a norm: accumulates the gain (and bias) gradients; writes or ({@code accumulate}) adds dx. */
     private void normBackward(DenseMatrix gradOut, DenseMatrix hat, DenseMatrix rstd, NormParams p, NormParams g,
                               DenseMatrix gradX, boolean accumulate) {
+        double[] dy = chunks.first;
+        double[] hs = chunks.second;
+        double[] dx = chunks.third;
+        double[] gain = chunks.gain;
+        double[] gainGrad = chunks.gainGrad;
+        double[] biasGrad = chunks.biasGrad;
+        float[] scratch = chunks.floats;
+        p.gain.read(0, gain, d, scratch);
+        java.util.Arrays.fill(gainGrad, 0, d, 0.0);
+        java.util.Arrays.fill(biasGrad, 0, d, 0.0);
         for (int r = 0; r < rows; r++) {
             int base = r * d;
+            gradOut.read(base, dy, d, scratch);
+            hat.read(base, hs, d, scratch);
             double sum = 0;
             double dot = 0;
             for (int j = 0; j < d; j++) {
-                double dy = gradOut.get(base + j);
-                double h = hat.get(base + j);
-                g.gain.add(j, dy * h);
-                if (layerNorm) {
-                    g.bias.add(j, dy);
-                }
-                double dh = dy * p.gain.get(j);
+                gainGrad[j] += dy[j] * hs[j];
+                biasGrad[j] += dy[j];
+                double dh = dy[j] * gain[j];
                 sum += dh;
-                dot += dh * h;
+                dot += dh * hs[j];
             }
             double meanGrad = layerNorm ? sum / d : 0;
             double meanDot = dot / d;
             double inv = rstd.get(r);
+            if (accumulate) {
+                gradX.read(base, dx, d, scratch);
+            }
             for (int j = 0; j < d; j++) {
-                double dh = gradOut.get(base + j) * p.gain.get(j);
-                double dx = inv * (dh - meanGrad - hat.get(base + j) * meanDot);
-                gradX.set(base + j, accumulate ? gradX.get(base + j) + dx : dx);
+                double grad = inv * (dy[j] * gain[j] - meanGrad - hs[j] * meanDot);
+                dx[j] = accumulate ? dx[j] + grad : grad;
+            }
+            gradX.write(base, dx, d, scratch);
+        }
+        for (int j = 0; j < d; j++) {
+            g.gain.add(j, gainGrad[j]);
+            if (layerNorm) {
+                g.bias.add(j, biasGrad[j]);
             }
         }
     }
@@ -331,6 +408,8 @@ final class DirectTrainingStep {
     /** Causal attention of every window and head; the QKV columns are {@code [3, h, hd]} as the SameDiff graph's reshape. */
     private void attentionForward(BlockCache c) {
         double scale = 1.0 / Math.sqrt(headWidth);
+        double[] masked = chunks.third;
+        java.util.Arrays.fill(masked, 0, context, Double.NEGATIVE_INFINITY);
         int t = context;
         int qkvWidth = 3 * d;
         for (int w = 0; w < rows / t; w++) {
@@ -338,10 +417,8 @@ final class DirectTrainingStep {
                 int q = w * t * qkvWidth + j * headWidth;
                 int p = (w * heads + j) * t * t;
                 DenseMatrix.gemm(false, true, t, t, headWidth, scale, c.qkv, q, qkvWidth, c.qkv, q + d, qkvWidth, 0, c.probs, p, t);
-                for (int i = 0; i < t; i++) {
-                    for (int k = i + 1; k < t; k++) {
-                        c.probs.set(p + i * t + k, Double.NEGATIVE_INFINITY);     // causal: weight exactly 0
-                    }
+                for (int i = 0; i + 1 < t; i++) {
+                    c.probs.write(p + i * t + i + 1, masked, t - i - 1, chunks.floats);  // causal: weight exactly 0
                 }
             }
         }
@@ -370,18 +447,23 @@ final class DirectTrainingStep {
                 int ctx = w * t * d + j * headWidth;
                 DenseMatrix.gemm(false, true, t, t, headWidth, 1, gradContext, ctx, d, c.qkv, q + 2 * d, qkvWidth, 0, gradScores, 0, t);
                 DenseMatrix.gemm(true, false, t, headWidth, t, 1, c.probs, p, t, gradContext, ctx, d, 0, gradQkv, q + 2 * d, qkvWidth);
+                double[] probs = chunks.first;
+                double[] grads = chunks.second;
                 for (int i = 0; i < t; i++) {
                     int row = i * t;
+                    c.probs.read(p + row, probs, t, chunks.floats);
+                    gradScores.read(row, grads, t, chunks.floats);
                     double dot = 0;
                     for (int k = 0; k <= i; k++) {
-                        dot += c.probs.get(p + row + k) * gradScores.get(row + k);
+                        dot += probs[k] * grads[k];
                     }
                     for (int k = 0; k <= i; k++) {
-                        gradScores.set(row + k, c.probs.get(p + row + k) * (gradScores.get(row + k) - dot) * scale);
+                        grads[k] = probs[k] * (grads[k] - dot) * scale;
                     }
                     for (int k = i + 1; k < t; k++) {
-                        gradScores.set(row + k, 0.0);
+                        grads[k] = 0.0;
                     }
+                    gradScores.write(row, grads, t, chunks.floats);
                 }
                 DenseMatrix.gemm(false, false, t, headWidth, t, 1, gradScores, 0, t, c.qkv, q + d, qkvWidth, 0, gradQkv, q, qkvWidth);
                 DenseMatrix.gemm(true, false, t, headWidth, t, 1, gradScores, 0, t, c.qkv, q, qkvWidth, 0, gradQkv, q + d, qkvWidth);
