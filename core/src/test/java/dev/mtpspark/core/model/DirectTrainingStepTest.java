@@ -83,6 +83,38 @@ class DirectTrainingStepTest {
     }
 
     @Test
+    void parametersAndGradientsInOtherLayoutsAreCopiedInAndOut() {
+        MtpModelConfig config = TestModels.tiny(HeadArchitecture.PARALLEL, 2).build();
+        MtpModel model = TestModels.doubleModel(config);
+        MultiDataSet data = TestModels.randomBatch(config, 3, 8, DataType.DOUBLE);
+        Map<String, INDArray> params = model.graph().getLayer(MtpModel.NETWORK).paramTable();
+        INDArray rows = new TokenEmbedding(data.getFeatures(0), config.vocabSize())
+                .rows(params.get(MtpNetworkLayer.TOKEN_TABLE), params.get(MtpNetworkLayer.POSITION_TABLE));
+        Map<String, INDArray> columnMajorParams = new java.util.LinkedHashMap<>();
+        Map<String, INDArray> rowMajorGradients = new java.util.LinkedHashMap<>();
+        Map<String, INDArray> columnMajorGradients = new java.util.LinkedHashMap<>();
+        params.forEach((name, array) -> {
+            columnMajorParams.put(name, array.dup('f'));
+            rowMajorGradients.put(name, Nd4j.createUninitialized(DataType.DOUBLE, array.shape()));
+            columnMajorGradients.put(name, Nd4j.createUninitialized(DataType.DOUBLE, array.shape(), 'f').assign(Double.NaN));
+        });
+        assertNull(DenseMatrix.viewOf(columnMajorParams.get(MtpNetworkLayer.UNEMBEDDING)), "the layout this test is about");
+
+        INDArray[] rowGradients = new INDArray[2];
+        double expected = new DirectTrainingStep(model.headLayer(), DataType.DOUBLE)
+                .run(params, rows, Map.of(), data.getLabels(0), rowMajorGradients, g -> rowGradients[0] = g.dup());
+        double actual = new DirectTrainingStep(model.headLayer(), DataType.DOUBLE)
+                .run(columnMajorParams, rows, Map.of(), data.getLabels(0), columnMajorGradients, g -> rowGradients[1] = g.dup());
+        assertEquals(expected, actual, 1e-12 * Math.abs(expected));
+        assertEquals(rowGradients[0], rowGradients[1]);
+        for (String name : rowMajorGradients.keySet()) {
+            if (!MtpNetworkLayer.isEmbeddingTable(name)) {                // the layer writes those from the row gradient
+                assertTrue(rowMajorGradients.get(name).equalsWithEps(columnMajorGradients.get(name), 1e-12), name);
+            }
+        }
+    }
+
+    @Test
     void otherArchitecturesAndTheSwitchFallBackToSameDiff() {
         MtpModel parallel = TestModels.doubleModel(TestModels.tiny(HeadArchitecture.PARALLEL, 2).build());
         assertTrue(DirectTrainingStep.supports(parallel.headLayer(), DataType.FLOAT, true));
