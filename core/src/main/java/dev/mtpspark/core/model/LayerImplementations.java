@@ -148,11 +148,24 @@ final class LayerImplementations {
             return masks;
         }
 
-        /** Records the loss of the batch just back-propagated, for the score DL4J asks for next. */
-        protected void rememberLoss(double loss) {
+        /**
+         * Ends a backward pass whose gradients are in {@code gradTable}: records its loss for the score DL4J asks for
+         * next and returns DL4J's gradient and the (zero) input gradient.
+         */
+        protected Pair<Gradient, INDArray> finishBackprop(double loss, LayerWorkspaceMgr workspaceMgr) {
             lastLoss = loss;
             lastLossInput = input;
             lastLossLabels = labels;
+            Gradient gradient = new DefaultGradient();
+            gradTable.forEach((name, array) -> gradient.gradientForVariable().put(name, array));
+            return new Pair<>(gradient, inputGradient(workspaceMgr));
+        }
+
+        /** A new uninitialised array shaped as {@code like}, outside any workspace (a whole batch's row gradient). */
+        protected static INDArray detachedLike(INDArray like) {
+            try (MemoryWorkspace ignored = Nd4j.getWorkspaceManager().scopeOutOfWorkspaces()) {
+                return Nd4j.createUninitializedDetached(like.dataType(), like.shape());
+            }
         }
 
         /** Checks that input and labels are set, before either implementation's backward pass. */
@@ -242,10 +255,7 @@ final class LayerImplementations {
             } else {
                 shards = reuseOrBuild(shards, count, this::newWholeNetworkGraph);
                 BatchShards<SameDiff> sharded = shards;
-                INDArray rowGradient;
-                try (MemoryWorkspace ignored = Nd4j.getWorkspaceManager().scopeOutOfWorkspaces()) {
-                    rowGradient = Nd4j.createUninitializedDetached(rows.dataType(), rows.shape());
-                }
+                INDArray rowGradient = detachedLike(rows);
                 WorkspaceConfiguration workspace = workspaceMgr.isScopedOut(ArrayType.BP_WORKING_MEM) ? null
                         : workspaceMgr.getConfiguration(ArrayType.BP_WORKING_MEM);
                 BatchShards.ShardWork<SameDiff> work = (graph, j, target) -> {
@@ -259,12 +269,7 @@ final class LayerImplementations {
                 loss = sharded.run(work, sameDiff, gradTable, gradients, workspace, threadsPerShard);
                 writeEmbeddingGradients(embedding, rowGradient);
             }
-            Gradient gradient = new DefaultGradient();
-            for (String name : paramTable.keySet()) {
-                gradient.gradientForVariable().put(name, gradTable.get(name));
-            }
-            rememberLoss(loss);
-            return new Pair<>(gradient, inputGradient(workspaceMgr));
+            return finishBackprop(loss, workspaceMgr);
         }
 
         /** Whether training steps run {@link DirectTrainingStep} rather than the SameDiff graph(s). */
@@ -291,10 +296,7 @@ final class LayerImplementations {
             }
             directShards = reuseOrBuild(directShards, count, () -> new DirectTrainingStep(network(), dataType));
             BatchShards<DirectTrainingStep> sharded = directShards;
-            INDArray rowGradient;
-            try (MemoryWorkspace ignored = Nd4j.getWorkspaceManager().scopeOutOfWorkspaces()) {
-                rowGradient = Nd4j.createUninitializedDetached(rows.dataType(), rows.shape());
-            }
+            INDArray rowGradient = detachedLike(rows);
             BatchShards.ShardWork<DirectTrainingStep> work = (step, j, target) -> {
                 Shard shard = shard(masks, rows, sharded.start(j, batch), sharded.start(j + 1, batch));
                 return step.run(paramTable, shard.rows(), shard.masks(), shard.labels(), target,
@@ -302,12 +304,7 @@ final class LayerImplementations {
             };
             double loss = sharded.run(work, directStep, gradTable, gradients, null, threadsPerShard);
             writeEmbeddingGradients(embedding, rowGradient);
-            Gradient gradient = new DefaultGradient();
-            for (String name : paramTable.keySet()) {
-                gradient.gradientForVariable().put(name, gradTable.get(name));
-            }
-            rememberLoss(loss);
-            return new Pair<>(gradient, inputGradient(workspaceMgr));
+            return finishBackprop(loss, workspaceMgr);
         }
 
         /** Windows [from, to) of the batch: their dropout-mask rows, embedded rows and labels, and their row range. */

@@ -2,7 +2,6 @@ package dev.mtpspark.core.model;
 
 import dev.mtpspark.core.config.HeadArchitecture;
 import org.deeplearning4j.nn.conf.NeuralNetConfiguration;
-import org.deeplearning4j.nn.gradient.DefaultGradient;
 import org.deeplearning4j.nn.gradient.Gradient;
 import org.deeplearning4j.nn.workspace.LayerWorkspaceMgr;
 import org.nd4j.autodiff.samediff.SDVariable;
@@ -99,7 +98,7 @@ final class PerHeadOutputLayer extends LayerImplementations.OutputLayer {
             } else {
                 shards = reuseOrBuild(shards, count, this::buildGraphs);
                 BatchShards<Graphs> sharded = shards;
-                INDArray rowGradient = Nd4j.createUninitializedDetached(rows.dataType(), rows.shape());
+                INDArray rowGradient = detachedLike(rows);
                 loss = sharded.run((graphs, j, target) -> {
                     Shard shard = shard(masks, rows, sharded.start(j, batch), sharded.start(j + 1, batch));
                     Map<String, INDArray> shardMasks = new HashMap<>();
@@ -110,12 +109,7 @@ final class PerHeadOutputLayer extends LayerImplementations.OutputLayer {
                 writeEmbeddingGradients(embedding, rowGradient);
             }
         }
-        Gradient gradient = new DefaultGradient();
-        for (Map.Entry<String, INDArray> e : gradTable.entrySet()) {
-            gradient.gradientForVariable().put(e.getKey(), e.getValue());
-        }
-        rememberLoss(loss);
-        return new Pair<>(gradient, inputGradient(workspaceMgr));
+        return finishBackprop(loss, workspaceMgr);
     }
 
     /**
