@@ -55,4 +55,22 @@ final class TestModels {
         graph.gradient().gradientForVariable().forEach((k, v) -> copy.put(k, v.dup()));
         return copy;
     }
+
+    /**
+     * Asserts that {@code actual} has every gradient of {@code expected} to within {@code relative} of its L2 norm,
+     * and that no gradient is zero (except the position table's, which a batch may not reach).
+     */
+    static void assertSameGradients(java.util.Map<String, org.nd4j.linalg.api.ndarray.INDArray> expected,
+                                    java.util.Map<String, org.nd4j.linalg.api.ndarray.INDArray> actual, double relative) {
+        org.junit.jupiter.api.Assertions.assertEquals(expected.keySet(), actual.keySet());
+        for (String name : expected.keySet()) {
+            org.nd4j.linalg.api.ndarray.INDArray e = expected.get(name);
+            double scale = e.norm2Number().doubleValue();
+            double difference = e.sub(actual.get(name)).norm2Number().doubleValue();
+            org.junit.jupiter.api.Assertions.assertTrue(difference <= relative * scale + 1e-15,
+                    name + ": |Δ| = " + difference + ", |g| = " + scale);
+            org.junit.jupiter.api.Assertions.assertTrue(scale > 0 || name.endsWith(MtpNetworkLayer.POSITION_TABLE),
+                    name + " has a zero gradient");
+        }
+    }
 }
