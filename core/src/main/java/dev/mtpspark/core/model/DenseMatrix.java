@@ -144,10 +144,9 @@ final class DenseMatrix {
         }
     }
 
-    /** The first {@code rows · cols} elements as a {@code [rows, cols]} ND4J view, for ND4J's vectorised operations. */
+    /** The elements as a {@code [rows, cols]} ND4J view (rows · cols = the length), for ND4J's vectorised operations. */
     INDArray asMatrix(long rows, long cols) {
-        INDArray head = rows * cols == length ? array : array.get(org.nd4j.linalg.indexing.NDArrayIndex.interval(0, rows * cols));
-        return head.reshape(rows, cols);
+        return array.reshape(rows, cols);
     }
 
     /** Copies {@code source}'s elements (any layout, same length) into this matrix in row-major order. */

@@ -31,9 +31,6 @@ import java.util.function.Consumer;
  * while that size stays the same.
  */
 final class DirectTrainingStep {
-    /** System property that turns this path off ({@code -Dmtp.step.kernel=samediff}), for comparisons and as an escape hatch. */
-    static final String KERNEL_PROPERTY = MtpModel.STEP_KERNEL_PROPERTY;
-
     private static final double GELU_C = 2.0 * Math.sqrt(2.0 / Math.PI);
     private static final double GELU_CUBIC = GELU_C * 0.044715;
 
@@ -92,11 +89,11 @@ final class DirectTrainingStep {
 
     /**
      * Whether this path trains {@code conf} in {@code dataType} on this backend: the parallel head architecture
-     * with learned positions, FLOAT or DOUBLE, on the CPU backend, unless {@link #KERNEL_PROPERTY} is
+     * with learned positions, FLOAT or DOUBLE, on the CPU backend, unless {@link MtpModel#STEP_KERNEL_PROPERTY} is
      * {@code samediff}.
      */
     static boolean supports(MtpNetworkLayer conf, DataType dataType, boolean cpuBackend) {
-        return cpuBackend && !"samediff".equalsIgnoreCase(System.getProperty(KERNEL_PROPERTY, ""))
+        return cpuBackend && !"samediff".equalsIgnoreCase(System.getProperty(MtpModel.STEP_KERNEL_PROPERTY, ""))
                 && conf.getHeadArchitecture() == HeadArchitecture.PARALLEL
                 && conf.getSpec().getPositionalEncoding() == PositionalEncoding.LEARNED
                 && (dataType == DataType.FLOAT || dataType == DataType.DOUBLE);

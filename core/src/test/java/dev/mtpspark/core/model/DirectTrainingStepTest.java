@@ -125,11 +125,11 @@ class DirectTrainingStepTest {
     }
 
     private static <T> T withSameDiff(Supplier<T> body) {
-        System.setProperty(DirectTrainingStep.KERNEL_PROPERTY, "samediff");
+        System.setProperty(MtpModel.STEP_KERNEL_PROPERTY, "samediff");
         try {
             return body.get();
         } finally {
-            System.clearProperty(DirectTrainingStep.KERNEL_PROPERTY);
+            System.clearProperty(MtpModel.STEP_KERNEL_PROPERTY);
         }
     }
 }

@@ -31,12 +31,12 @@ class HeadOrderTest {
 
     @BeforeAll
     static void sameDiffSteps() {
-        System.setProperty(DirectTrainingStep.KERNEL_PROPERTY, "samediff");
+        System.setProperty(MtpModel.STEP_KERNEL_PROPERTY, "samediff");
     }
 
     @AfterAll
     static void defaultSteps() {
-        System.clearProperty(DirectTrainingStep.KERNEL_PROPERTY);
+        System.clearProperty(MtpModel.STEP_KERNEL_PROPERTY);
     }
 
     static Stream<Arguments> cases() {
