@@ -27,8 +27,6 @@ import java.util.Objects;
  * @param normEpsilon        epsilon inside every norm, > 0
  * @param initStd            standard deviation of the normal weight initialisation, > 0
  * @param seed               seed of the weight initialisation
- * @param headOrder          how a training step computes the heads: all at once, or one at a time (the paper's
- *                           memory-efficient order); same losses and gradients, different peak memory
  * @param stepThreads        how many threads one training step may use (CPU backend): the minibatch is split into
  *                           min(threads, batch) shards computed concurrently, each with an equal share of the
  *                           threads for its ND4J operations; the shards' gradients are summed, so the step is the
@@ -51,7 +49,6 @@ public record MtpModelConfig(
         double normEpsilon,
         double initStd,
         long seed,
-        HeadOrder headOrder,
         int stepThreads) implements Serializable {
 
     /** Upper bound on n; beyond it the [B, n, T, V] outputs stop making sense for any vocabulary. */
@@ -78,9 +75,6 @@ public record MtpModelConfig(
         Objects.requireNonNull(headArchitecture, "headArchitecture");
         Objects.requireNonNull(normType, "normType");
         Objects.requireNonNull(positionalEncoding, "positionalEncoding");
-        if (headOrder == null) {
-            headOrder = HeadOrder.ALL_AT_ONCE;                       // model files written before the key existed
-        }
         if (positionalEncoding == PositionalEncoding.ROPE && (modelWidth / attentionHeads) % 2 != 0) {
             throw new InvalidConfigException("attentionHeads", attentionHeads,
                     "with ROPE the head width modelWidth/attentionHeads (" + modelWidth / attentionHeads + ") must be even");
@@ -158,7 +152,7 @@ public record MtpModelConfig(
                 .attentionHeads(attentionHeads).trunkDepth(trunkDepth).mlpWidth(mlpWidth)
                 .predictedTokens(predictedTokens).headArchitecture(headArchitecture).lossWeights(lossWeights)
                 .normType(normType).positionalEncoding(positionalEncoding).dropout(dropout)
-                .normEpsilon(normEpsilon).initStd(initStd).seed(seed).headOrder(headOrder).stepThreads(stepThreads);
+                .normEpsilon(normEpsilon).initStd(initStd).seed(seed).stepThreads(stepThreads);
     }
 
     public static Builder builder() {
@@ -173,7 +167,7 @@ public record MtpModelConfig(
                 && headArchitecture == c.headArchitecture && Arrays.equals(lossWeights, c.lossWeights)
                 && normType == c.normType && positionalEncoding == c.positionalEncoding
                 && Double.compare(dropout, c.dropout) == 0 && Double.compare(normEpsilon, c.normEpsilon) == 0
-                && Double.compare(initStd, c.initStd) == 0 && seed == c.seed && headOrder == c.headOrder
+                && Double.compare(initStd, c.initStd) == 0 && seed == c.seed
                 && stepThreads == c.stepThreads;
     }
 
@@ -181,7 +175,7 @@ public record MtpModelConfig(
     public int hashCode() {
         return Objects.hash(vocabSize, contextLength, modelWidth, attentionHeads, trunkDepth, mlpWidth,
                 predictedTokens, headArchitecture, Arrays.hashCode(lossWeights), normType, positionalEncoding,
-                dropout, normEpsilon, initStd, seed, headOrder, stepThreads);
+                dropout, normEpsilon, initStd, seed, stepThreads);
     }
 
     @Override
@@ -191,7 +185,7 @@ public record MtpModelConfig(
                 + mlpWidth + ", predictedTokens=" + predictedTokens + ", headArchitecture=" + headArchitecture
                 + ", lossWeights=" + Arrays.toString(lossWeights) + ", normType=" + normType
                 + ", positionalEncoding=" + positionalEncoding + ", dropout=" + dropout + ", normEpsilon="
-                + normEpsilon + ", initStd=" + initStd + ", seed=" + seed + ", headOrder=" + headOrder + ", stepThreads=" + stepThreads + "}";
+                + normEpsilon + ", initStd=" + initStd + ", seed=" + seed + ", stepThreads=" + stepThreads + "}";
     }
 
     private static void requireAtLeast(String key, int value, int min) {
@@ -219,7 +213,6 @@ public record MtpModelConfig(
         private double normEpsilon = 1e-5;
         private double initStd = 0.02;
         private long seed = 1234;
-        private HeadOrder headOrder = HeadOrder.ALL_AT_ONCE;
         private int stepThreads;
 
         public Builder vocabSize(int v) { vocabSize = v; return this; }
@@ -249,7 +242,6 @@ public record MtpModelConfig(
         public Builder normEpsilon(double v) { normEpsilon = v; return this; }
         public Builder initStd(double v) { initStd = v; return this; }
         public Builder seed(long v) { seed = v; return this; }
-        public Builder headOrder(HeadOrder v) { headOrder = Objects.requireNonNull(v, "headOrder"); return this; }
         /** Threads per training step; 0 = every core. */
         public Builder stepThreads(int v) { stepThreads = v; return this; }
 
@@ -259,7 +251,7 @@ public record MtpModelConfig(
                     : new double[] {1};
             return new MtpModelConfig(vocabSize, contextLength, modelWidth, attentionHeads, trunkDepth,
                     mlpWidth == null ? 4 * modelWidth : mlpWidth, predictedTokens, headArchitecture, w, normType,
-                    positionalEncoding, dropout, normEpsilon, initStd, seed, headOrder, stepThreads);
+                    positionalEncoding, dropout, normEpsilon, initStd, seed, stepThreads);
         }
     }
 }

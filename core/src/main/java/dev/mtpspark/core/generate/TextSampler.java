@@ -1,20 +1,21 @@
 package dev.mtpspark.core.generate;
 
-import dev.mtpspark.core.config.MtpModelConfig;
 import dev.mtpspark.core.model.MtpModel;
-import org.nd4j.linalg.api.buffer.DataType;
-import org.nd4j.linalg.api.ndarray.INDArray;
-import org.nd4j.linalg.factory.Nd4j;
-import org.nd4j.linalg.indexing.NDArrayIndex;
+import dev.mtpspark.core.model.Decoder;
 
 import java.util.Arrays;
 import java.util.Random;
 
 /**
- * Autoregressive sampling through head 1 only — the ordinary next-token path; the extra heads are not used.
+ * Autoregressive sampling through head 1 only (the ordinary next-token path) on a KV-cached {@link Decoder}: the
+ * prompt is prefilled once, then each new token is one pass over one position that computes head 1's logits at
+ * that position only.
  *
- * <p>The context is the last T tokens, placed at positions 0..L−1 and padded on the right: attention is
- * causal, so the logits at position L−1 do not depend on the padding, and no left-padding artefacts arise.
+ * <p>Context policy: the cache holds at most T positions. A prompt longer than T is cut to its newest T tokens.
+ * When the cache is full and another token must be fed, the newest T/2 tokens (the new one included) are
+ * prefilled again at positions 0..T/2−1, so that every prediction sees at least T/2 tokens of context while a
+ * re-prefill happens only once every T/2 tokens. (Learned positions exist only for 0..T−1, so a cache cannot
+ * simply slide; the PyTorch reference generator in benchmarks/reference uses the same policy.)
  */
 public final class TextSampler {
     private final MtpModel model;
@@ -36,25 +37,33 @@ public final class TextSampler {
         if (temperature < 0 || topK < 0) {
             throw new IllegalArgumentException("temperature and top-k must be ≥ 0, got " + temperature + " and " + topK);
         }
-        MtpModelConfig config = model.config();
-        int t = config.contextLength();
-        int channels = config.inputChannels();
+        Decoder decoder = model.decoder(1);
+        int t = decoder.capacity();
         int[] tokens = Arrays.copyOf(prompt, prompt.length + maxNewTokens);
         int length = prompt.length;
+        float[] logits = decoder.prefill(Arrays.copyOfRange(tokens, Math.max(0, length - t), length));
         for (int i = 0; i < maxNewTokens; i++) {
-            int from = Math.max(0, length - t);
-            int used = length - from;
-            double[][][] features = new double[1][channels][t];
-            for (int c = 0; c < channels; c++) {
-                for (int p = 0; p + c < used; p++) {
-                    features[0][c][p] = tokens[from + p + c];
-                }
+            int next = pick(toDoubles(logits), temperature, topK, random);
+            tokens[length++] = next;
+            if (i + 1 == maxNewTokens) {
+                break;
             }
-            INDArray input = Nd4j.create(features).castTo(DataType.FLOAT);
-            INDArray logits = model.logits(input).get(NDArrayIndex.point(0), NDArrayIndex.point(0), NDArrayIndex.point(used - 1), NDArrayIndex.all());
-            tokens[length++] = pick(logits.toDoubleVector(), temperature, topK, random);
+            if (decoder.length() == t) {
+                int keep = Math.max(1, t / 2);
+                logits = decoder.prefill(Arrays.copyOfRange(tokens, length - keep, length));
+            } else {
+                logits = decoder.append(next);
+            }
         }
         return Arrays.copyOfRange(tokens, prompt.length, length);
+    }
+
+    private static double[] toDoubles(float[] values) {
+        double[] out = new double[values.length];
+        for (int i = 0; i < values.length; i++) {
+            out[i] = values[i];
+        }
+        return out;
     }
 
     static int pick(double[] logits, double temperature, int topK, Random random) {

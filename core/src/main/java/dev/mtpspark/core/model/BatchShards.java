@@ -1,10 +1,7 @@
 package dev.mtpspark.core.model;
 
-import org.deeplearning4j.nn.layers.samediff.DL4JSameDiffMemoryMgr;
-import org.nd4j.autodiff.samediff.SameDiff;
 import org.nd4j.linalg.api.blas.Blas;
 import org.nd4j.linalg.api.memory.MemoryWorkspace;
-import org.nd4j.linalg.api.memory.conf.WorkspaceConfiguration;
 import org.nd4j.linalg.api.ndarray.INDArray;
 import org.nd4j.linalg.factory.Environment;
 import org.nd4j.linalg.factory.Nd4j;
@@ -28,46 +25,41 @@ import java.util.function.Supplier;
  * The loss is a sum over windows, so the summed gradient is the whole batch's gradient: the step is the same
  * function, only the order of floating-point additions differs.
  *
- * <p>Why: at the recipe shapes a step is hundreds of small ND4J operations, each too small to split well over
- * the cores; ND4J then pays a thread wake-up per operation. Whole shards on single-threaded operations keep every
- * core busy instead (docs/performance.md, improvement 7). While a step runs, ND4J's operations and OpenBLAS are
- * set to the step's threads per shard (its thread budget divided by the shards; see {@link #withOpThreads}).
+ * <p>Why: at the recipe shapes every product is too small to split well over the cores, while whole shards keep
+ * every core busy (docs/performance.md, improvement 7). While a step runs, ND4J's operations and OpenBLAS are set
+ * to the step's threads per shard (its thread budget divided by the shards; see {@link #withOpThreads}).
  *
- * <p>Shard 0 runs on the calling thread with the layer's own graph(s); shard {@code j ≥ 1} runs on its own worker
- * thread with its own copy (a SameDiff execution is not thread-safe; the copies read the same parameter arrays):
- * the whole-network graph in a workspace of the worker's own, or the per-head order's trunk and head graphs with
- * their freeing memory manager and writes its gradients into its own flat buffer, laid out as the
- * layer's gradient vector, so combining them is one addition per shard. Worker threads are daemons that end
- * after a minute idle.
+ * <p>Shard 0 runs on the calling thread with the layer's own network instance; shard {@code j ≥ 1} on its own
+ * worker thread with its own instance (each owns its activation buffers; all read the same parameters), writing
+ * its gradients into its own flat buffer laid out as the layer's gradient vector, so combining them is one
+ * addition per shard. Worker threads are daemons that end after a minute idle.
  */
 final class BatchShards<G> {
-    /** Work on one shard: run {@code graph} on shard {@code shard}, write the parameter gradients into {@code target}; returns the shard's loss. */
+    /** Work on one shard: run {@code network} on shard {@code shard}, write the parameter gradients into {@code target}; returns the shard's loss. */
     interface ShardWork<G> {
-        double run(G graph, int shard, Map<String, INDArray> target);
+        double run(G network, int shard, Map<String, INDArray> target);
     }
 
-    private static final String WORKSPACE = "MTP_BATCH_SHARD";
     private static final AtomicInteger THREAD_IDS = new AtomicInteger();
 
     private final int shards;
     private final List<ThreadPoolExecutor> workers = new ArrayList<>();
-    private final List<G> graphs = new ArrayList<>();
+    private final List<G> networks = new ArrayList<>();
     private final List<INDArray> buffers = new ArrayList<>();
     private final List<Map<String, INDArray>> bufferViews = new ArrayList<>();
 
     /**
      * @param shards       the number of shards, ≥ 2
-     * @param graphFactory builds one more copy of the graph(s) a shard runs: the whole-network graph with its
-     *                     gradient function, or the per-head order's trunk and head graphs
+     * @param factory      builds the network instance of one more shard
      * @param gradientView the layer's flat gradient vector
      * @param viewsOf      splits a flat vector laid out as {@code gradientView} into one array per parameter
      */
-    BatchShards(int shards, Supplier<G> graphFactory, INDArray gradientView,
+    BatchShards(int shards, Supplier<G> factory, INDArray gradientView,
                 Function<INDArray, Map<String, INDArray>> viewsOf) {
         this.shards = shards;
         try (MemoryWorkspace ignored = Nd4j.getWorkspaceManager().scopeOutOfWorkspaces()) {
             for (int j = 1; j < shards; j++) {
-                graphs.add(graphFactory.get());
+                networks.add(factory.get());
                 INDArray buffer = Nd4j.createUninitializedDetached(gradientView.dataType(), gradientView.shape());
                 buffers.add(buffer);
                 bufferViews.add(viewsOf.apply(buffer));
@@ -94,30 +86,29 @@ final class BatchShards<G> {
     /**
      * Runs {@code work} for every shard at once and leaves the sum of the shards' gradients in
      * {@code layerGradients} (shard 0 writes there directly; every shard must write every parameter's gradient,
-     * or zeros). {@code workspace} is the configuration of the caller's backward working memory, reused for the
-     * workers' own workspaces, or null when the shards allocate outside workspaces.
+     * or zeros).
      *
      * @return the sum of the shards' losses
      */
-    double run(ShardWork<G> work, G ownGraph, Map<String, INDArray> layerGradients, INDArray layerGradientView,
-               WorkspaceConfiguration workspace, int threadsPerShard) {
-        return withOpThreads(threadsPerShard, () -> runShards(work, ownGraph, layerGradients, layerGradientView, workspace, threadsPerShard));
+    double run(ShardWork<G> work, G own, Map<String, INDArray> layerGradients, INDArray layerGradientView,
+               int threadsPerShard) {
+        return withOpThreads(threadsPerShard, () -> runShards(work, own, layerGradients, layerGradientView, threadsPerShard));
     }
 
-    private double runShards(ShardWork<G> work, G ownGraph, Map<String, INDArray> layerGradients, INDArray layerGradientView,
-                             WorkspaceConfiguration workspace, int threadsPerShard) {
+    private double runShards(ShardWork<G> work, G own, Map<String, INDArray> layerGradients, INDArray layerGradientView,
+                             int threadsPerShard) {
         List<Future<Double>> pending = new ArrayList<>();
         try {
             for (int j = 1; j < shards; j++) {
                 int shard = j;
-                G graph = graphs.get(j - 1);
+                G network = networks.get(j - 1);
                 Map<String, INDArray> target = bufferViews.get(j - 1);
-                pending.add(workers.get(j - 1).submit(() -> inWorkspace(workspace, () -> {
+                pending.add(workers.get(j - 1).submit(() -> {
                     setThreadOmp(threadsPerShard);
-                    return work.run(graph, shard, target);
-                })));
+                    return work.run(network, shard, target);
+                }));
             }
-            double loss = work.run(ownGraph, 0, layerGradients);
+            double loss = work.run(own, 0, layerGradients);
             for (Future<Double> f : pending) {
                 loss += f.get();
             }
@@ -145,29 +136,6 @@ final class BatchShards<G> {
                 }
             }
         }
-    }
-
-    /** Runs {@code body} inside this worker thread's own workspace (DL4J's memory manager needs an open one). */
-    private static double inWorkspace(WorkspaceConfiguration conf, Supplier<Double> body) {
-        if (conf == null) {
-            return body.get();
-        }
-        try (MemoryWorkspace ignored = Nd4j.getWorkspaceManager().getAndActivateWorkspace(conf, WORKSPACE)) {
-            return body.get();
-        }
-    }
-
-    /**
-     * Makes this worker thread's gradient session of a whole-network {@code graph} allocate in the worker's
-     * workspace (opened by {@link #run} when it was given a configuration), or detached without one.
-     */
-    static void allocateInWorkspace(SameDiff graph, WorkspaceConfiguration conf) {
-        SameDiff gradFunction = graph.getFunction("grad");
-        String name = conf == null ? null : WORKSPACE;
-        long self = Thread.currentThread().getId();
-        gradFunction.getSessions().keySet().removeIf(id -> id != self);    // sessions of earlier (timed-out) worker threads
-        gradFunction.getSessions().computeIfAbsent(Thread.currentThread().getId(), id -> SameDiff.getInferenceFactory().create(gradFunction))
-                .setMmgr(new DL4JSameDiffMemoryMgr(name, name, conf, conf));
     }
 
     private static boolean onCpu() {

@@ -19,10 +19,11 @@ import static org.bytedeco.openblas.global.openblas_nolapack.cblas_sgemm;
 import static org.bytedeco.openblas.global.openblas_nolapack.cblas_sgemv;
 
 /**
- * A contiguous row-major block of float or double elements in off-heap memory, read and written element by
- * element from Java and multiplied by OpenBLAS directly ({@link #gemm}). {@link DirectTrainingStep} keeps all its
- * activations in these: an element access is a plain memory read once the JIT has compiled it, and a matrix
- * product is one native call of about 0.2 µs fixed cost, where an ND4J or SameDiff operation costs tens of µs.
+ * A contiguous row-major block of float or double elements in off-heap memory, read and written the
+ * network's activations, weights and gradients. The CPU kernels read it element by element from Java and multiply
+ * it with OpenBLAS directly ({@link #gemm}): an element access is a plain memory read once the JIT has compiled it,
+ * and a product one native call, where an ND4J operation has a far larger fixed cost. The ND4J kernels use the same
+ * elements through {@link #view}s of the ND4J array, on any backend.
  *
  * <p>Either owned (a detached ND4J array of its own) or a view of an existing ND4J array whose elements are
  * contiguous in row-major order, such as a layer's parameter or gradient; {@link #viewOf} refuses other layouts.
@@ -30,20 +31,48 @@ import static org.bytedeco.openblas.global.openblas_nolapack.cblas_sgemv;
  */
 final class DenseMatrix {
     private final INDArray array;
-    private final FloatBuffer floats;
-    private final DoubleBuffer doubles;
     private final int length;
+    private FloatBuffer floats;
+    private DoubleBuffer doubles;
 
     private DenseMatrix(INDArray array) {
         this.array = array;
         this.length = (int) array.length();
+    }
+
+    /**
+     * Maps the host buffer on first element access, so that a matrix the ND4J kernels use on a GPU backend is never
+     * touched from the host (which would copy it there).
+     */
+    private void host() {
+        if (floats != null || doubles != null) {
+            return;
+        }
         if (array.dataType() == DataType.DOUBLE) {
             doubles = new DoublePointer(array.data().addressPointer()).capacity(length).asBuffer();
-            floats = null;
         } else {
             floats = new FloatPointer(array.data().addressPointer()).capacity(length).asBuffer();
-            doubles = null;
         }
+    }
+
+    /** The float buffer of a FLOAT matrix, or null for DOUBLE (host memory; CPU kernels only). */
+    FloatBuffer floats() {
+        host();
+        return floats;
+    }
+
+    /** The double buffer of a DOUBLE matrix, or null for FLOAT (host memory; CPU kernels only). */
+    DoubleBuffer doubles() {
+        host();
+        return doubles;
+    }
+
+    /**
+     * A {@code [rows, cols]} ND4J view of the elements from {@code offset} with row stride {@code ld}, sharing this
+     * matrix's buffer: how the ND4J kernels address sub-matrices (one attention head's columns, cache rows).
+     */
+    INDArray view(long offset, long ld, long rows, long cols) {
+        return Nd4j.create(array.data(), new long[] {rows, cols}, new long[] {ld, 1}, offset, 'c');
     }
 
     /** A new matrix of {@code length} elements (uninitialised), outside any workspace. */
@@ -77,10 +106,12 @@ final class DenseMatrix {
     }
 
     double get(int i) {
+        host();
         return floats != null ? floats.get(i) : doubles.get(i);
     }
 
     void set(int i, double v) {
+        host();
         if (floats != null) {
             floats.put(i, (float) v);
         } else {
@@ -89,6 +120,7 @@ final class DenseMatrix {
     }
 
     void add(int i, double v) {
+        host();
         if (floats != null) {
             floats.put(i, floats.get(i) + (float) v);
         } else {
@@ -103,6 +135,7 @@ final class DenseMatrix {
      * {@code scratch} holds at least {@code count} floats (used for a float matrix).
      */
     void read(int from, double[] target, int count, float[] scratch) {
+        host();
         if (floats != null) {
             floats.get(from, scratch, 0, count);
             for (int i = 0; i < count; i++) {
@@ -115,6 +148,7 @@ final class DenseMatrix {
 
     /** Writes {@code source[0, count)} to elements {@code [from, from + count)}, in bulk (see {@link #read}). */
     void write(int from, double[] source, int count, float[] scratch) {
+        host();
         if (floats != null) {
             for (int i = 0; i < count; i++) {
                 scratch[i] = (float) source[i];
@@ -137,10 +171,23 @@ final class DenseMatrix {
 
     /** Copies the first {@code count} elements into {@code target} (one bulk copy). */
     void copyTo(DenseMatrix target, int count) {
+        host();
+        target.host();
         if (floats != null) {
-            target.floats.duplicate().put(floats.duplicate().limit(count));
+            target.floats().duplicate().put(floats.duplicate().limit(count));
         } else {
-            target.doubles.duplicate().put(doubles.duplicate().limit(count));
+            target.doubles().duplicate().put(doubles.duplicate().limit(count));
+        }
+    }
+
+    /** Copies elements {@code [from, from + count)} to {@code target}'s elements from {@code to} (one bulk copy). */
+    void copyRange(int from, DenseMatrix target, int to, int count) {
+        host();
+        target.host();
+        if (floats != null) {
+            target.floats.duplicate().position(to).put(floats.duplicate().position(from).limit(from + count));
+        } else {
+            target.doubles.duplicate().position(to).put(doubles.duplicate().position(from).limit(from + count));
         }
     }
 
@@ -166,12 +213,12 @@ final class DenseMatrix {
         int tb = transB ? CblasTrans : CblasNoTrans;
         // JavaCPP passes a buffer's address plus its position; each operand gets its own duplicate, as two of
         // them may be the same matrix.
-        if (c.floats != null) {
-            cblas_sgemm(CblasRowMajor, ta, tb, m, n, k, (float) alpha, a.floats.duplicate().position(aOff), lda,
-                    b.floats.duplicate().position(bOff), ldb, (float) beta, c.floats.duplicate().position(cOff), ldc);
+        if (c.floats() != null) {
+            cblas_sgemm(CblasRowMajor, ta, tb, m, n, k, (float) alpha, a.floats().duplicate().position(aOff), lda,
+                    b.floats().duplicate().position(bOff), ldb, (float) beta, c.floats().duplicate().position(cOff), ldc);
         } else {
-            cblas_dgemm(CblasRowMajor, ta, tb, m, n, k, alpha, a.doubles.duplicate().position(aOff), lda,
-                    b.doubles.duplicate().position(bOff), ldb, beta, c.doubles.duplicate().position(cOff), ldc);
+            cblas_dgemm(CblasRowMajor, ta, tb, m, n, k, alpha, a.doubles().duplicate().position(aOff), lda,
+                    b.doubles().duplicate().position(bOff), ldb, beta, c.doubles().duplicate().position(cOff), ldc);
         }
     }
 
@@ -181,12 +228,12 @@ final class DenseMatrix {
      * {@link #gemm} is OpenBLAS's slow path: 30 times slower at {@code [384, 512]}.)
      */
     static void addColumnSums(DenseMatrix x, int rows, int cols, DenseMatrix ones, DenseMatrix target) {
-        if (x.floats != null) {
-            cblas_sgemv(CblasRowMajor, CblasTrans, rows, cols, 1f, x.floats.duplicate(), cols, ones.floats.duplicate(), 1,
-                    1f, target.floats.duplicate(), 1);
+        if (x.floats() != null) {
+            cblas_sgemv(CblasRowMajor, CblasTrans, rows, cols, 1f, x.floats().duplicate(), cols, ones.floats().duplicate(), 1,
+                    1f, target.floats().duplicate(), 1);
         } else {
-            cblas_dgemv(CblasRowMajor, CblasTrans, rows, cols, 1, x.doubles.duplicate(), cols, ones.doubles.duplicate(), 1,
-                    1, target.doubles.duplicate(), 1);
+            cblas_dgemv(CblasRowMajor, CblasTrans, rows, cols, 1, x.doubles().duplicate(), cols, ones.doubles().duplicate(), 1,
+                    1, target.doubles().duplicate(), 1);
         }
     }
 }

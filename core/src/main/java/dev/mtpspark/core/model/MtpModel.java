@@ -1,12 +1,10 @@
 package dev.mtpspark.core.model;
 
-import dev.mtpspark.core.config.HeadOrder;
 import dev.mtpspark.core.config.MtpModelConfig;
 import dev.mtpspark.core.stats.HorizonStats;
 import dev.mtpspark.core.train.OptimizerSettings;
 import org.deeplearning4j.nn.conf.ComputationGraphConfiguration;
 import org.deeplearning4j.nn.conf.NeuralNetConfiguration;
-import org.deeplearning4j.nn.conf.graph.LayerVertex;
 import org.deeplearning4j.nn.conf.inputs.InputType;
 import org.deeplearning4j.nn.graph.ComputationGraph;
 import org.deeplearning4j.util.ModelSerializer;
@@ -19,29 +17,23 @@ import org.nd4j.linalg.ops.transforms.Transforms;
 
 import java.io.File;
 import java.io.IOException;
-import java.util.Map;
 import java.util.function.Consumer;
 
 /**
- * A multi-token prediction transformer as a DL4J {@link ComputationGraph} of one layer, {@link MtpNetworkLayer}:
- * token embedding → trunk of causal pre-norm blocks → n heads, shared final norm and unembedding, weighted loss.
+ * A multi-token prediction transformer as a DL4J {@link ComputationGraph} of one layer, {@link MtpNetworkLayer}
+ * (computed by {@link MtpNetwork}): token embedding → trunk of causal pre-norm blocks → n heads, shared final norm
+ * and unembedding, weighted loss.
  *
  * <p>The graph trains with any DL4J trainer ({@code fit(MultiDataSet)}, Spark's
  * {@code SparkComputationGraph}); this class adds the MTP-specific API: per-horizon logits and
- * probabilities, per-horizon statistics, parameter counts per part, loss-weight changes and
- * save/restore with the model configuration inside the DL4J model file.
+ * probabilities, per-horizon statistics, parameter counts per part, loss-weight changes, a KV-cached
+ * {@link Decoder}, and save/restore with the model configuration inside the DL4J model file.
  */
 public final class MtpModel {
     public static final String INPUT = "tokens";
     // Neither layer nor parameter names may contain '_': DL4J joins them as "layer_param" and splits at the last one.
     public static final String NETWORK = "mtp";
     private static final String CONFIG_ENTRY = "mtp-model-config";
-    /**
-     * JVM system property that chooses how training steps are computed: unset (the default) runs the hand-written
-     * step wherever it covers the configuration (parallel heads, learned positions, CPU backend), {@code samediff}
-     * always runs the SameDiff graphs (docs/model.md, "Training-step implementations").
-     */
-    public static final String STEP_KERNEL_PROPERTY = "mtp.step.kernel";
 
     private final MtpModelConfig config;
     private final ComputationGraph graph;
@@ -87,17 +79,13 @@ public final class MtpModel {
 
     private static ComputationGraphConfiguration graphConfiguration(MtpModelConfig config, DataType dataType,
                                                                     Consumer<NeuralNetConfiguration.Builder> training) {
-        int headBlocks = switch (config.headArchitecture()) {
-            case PARALLEL -> config.predictedTokens();
-            case SEQUENTIAL -> config.predictedTokens() - 1;
-            case LINEAR -> 0;
-        };
-        BlockSpec spec = BlockSpec.of(config, config.trunkDepth() + headBlocks);
+        BlockSpec spec = BlockSpec.of(config,
+                ParameterLayout.residualBlocks(config.headArchitecture(), config.trunkDepth(), config.predictedTokens()));
         NeuralNetConfiguration.Builder global = new NeuralNetConfiguration.Builder()
                 .seed(config.seed())
                 .dataType(dataType);
         training.accept(global);
-        // One layer: see MtpNetworkLayer for why the embedding and the trunk are not layers of their own.
+        // One layer: see MtpNetworkLayer for why.
         return global.graphBuilder()
                 .addInputs(INPUT)
                 .setInputTypes(InputType.recurrent(config.inputChannels(), config.contextLength()))
@@ -157,50 +145,18 @@ public final class MtpModel {
         graph.fit(batch);
     }
 
-    /** Trainable parameters per part, by parameter name (see {@link MtpNetworkLayer}). */
+    /** Trainable parameters per part: embedding tables, trunk, heads, final norm with unembedding. */
     public ParameterCounts parameterCounts() {
-        long embedding = 0;
-        long trunk = 0;
-        long heads = 0;
-        long unembedding = 0;
-        for (Map.Entry<String, INDArray> e : graph.getLayer(NETWORK).paramTable().entrySet()) {
-            String name = e.getKey();
-            long size = e.getValue().length();
-            if (name.equals(MtpNetworkLayer.TOKEN_TABLE) || name.equals(MtpNetworkLayer.POSITION_TABLE)) {
-                embedding += size;
-            } else if (name.matches("t\\d+[a-z].*")) {
-                trunk += size;
-            } else if (name.matches("h\\d+[a-z].*")) {
-                heads += size;
-            } else {
-                unembedding += size;
-            }
-        }
-        return new ParameterCounts(embedding, trunk, heads, unembedding);
+        return new ParameterLayout(headLayer().shape()).count(graph.getLayer(NETWORK).paramTable());
     }
 
     /**
-     * This model with another {@link HeadOrder}: same parameters, updater state and iteration count, a graph
-     * whose head layer trains in the given order (the order is fixed when DL4J instantiates the layer).
+     * A KV-cached decoder over this model's current parameters, computing the logits of heads 1..{@code heads}
+     * (1 for plain generation). Parameters are read in place on the CPU backend, so a decoder sees later training.
      */
-    public MtpModel withHeadOrder(HeadOrder order) {
-        if (order == config.headOrder()) {
-            return this;
-        }
-        ComputationGraphConfiguration conf = graph.getConfiguration().clone();
-        ((MtpNetworkLayer) ((LayerVertex) conf.getVertices().get(NETWORK)).getLayerConf().getLayer()).setHeadOrder(order);
-        // clone() drops the counters (DL4J M2.1); the learning-rate schedule and Adam's bias correction need them.
-        conf.setIterationCount(graph.getConfiguration().getIterationCount());
-        conf.setEpochCount(graph.getConfiguration().getEpochCount());
-        ComputationGraph reordered = new ComputationGraph(conf);
-        reordered.init(graph.params().dup(), false);
-        INDArray updaterState = graph.getUpdater() == null ? null : graph.getUpdater().getStateViewArray();
-        if (updaterState != null) {
-            reordered.getUpdater().getStateViewArray().assign(updaterState);
-        }
-        MtpModel model = new MtpModel(config.toBuilder().headOrder(order).build(), reordered);
-        model.setLossWeights(lossWeights());
-        return model;
+    public Decoder decoder(int heads) {
+        MtpOutputLayer layer = (MtpOutputLayer) graph.getLayer(NETWORK);
+        return new Decoder(headLayer().shape(), graph.params().dataType(), layer.weights(), heads);
     }
 
     /**
@@ -223,9 +179,6 @@ public final class MtpModel {
     public static MtpModel load(File file) throws IOException {
         ComputationGraph graph = ModelSerializer.restoreComputationGraph(file, true);
         MtpModelConfig config = ModelSerializer.getObjectFromFile(file, CONFIG_ENTRY);
-        MtpModel model = new MtpModel(config, graph);
-        // The weights may have been changed by a schedule after the configuration was built.
-        model.setLossWeights(model.headLayer().getLossWeights());
-        return model;
+        return new MtpModel(config, graph);
     }
 }

@@ -1,7 +1,6 @@
 package dev.mtpspark.core.model;
 
 import dev.mtpspark.core.config.HeadArchitecture;
-import dev.mtpspark.core.config.HeadOrder;
 import dev.mtpspark.core.config.InvalidConfigException;
 import dev.mtpspark.core.config.MtpModelConfig;
 import dev.mtpspark.core.config.NormType;
@@ -21,24 +20,22 @@ import java.util.stream.Stream;
 
 import static org.junit.jupiter.api.Assertions.*;
 
-/** A step split over batch shards (threads) computes the unsharded step's loss and gradients, in both head orders. */
+/** A step split over batch shards (threads) computes the unsharded step's loss and gradients. */
 class BatchShardsTest {
 
     static Stream<Arguments> cases() {
         return Stream.of(
-                Arguments.of(HeadArchitecture.PARALLEL, 2, 2, 4, 0.0, HeadOrder.ALL_AT_ONCE),
-                Arguments.of(HeadArchitecture.PARALLEL, 3, 3, 5, 0.2, HeadOrder.ALL_AT_ONCE),      // uneven shards: 1, 2 and 2 windows
-                Arguments.of(HeadArchitecture.SEQUENTIAL, 3, 2, 3, 0.1, HeadOrder.ALL_AT_ONCE),
-                Arguments.of(HeadArchitecture.LINEAR, 2, 4, 4, 0.0, HeadOrder.ALL_AT_ONCE),
-                Arguments.of(HeadArchitecture.PARALLEL, 3, 2, 4, 0.0, HeadOrder.PER_HEAD),
-                Arguments.of(HeadArchitecture.SEQUENTIAL, 3, 3, 5, 0.1, HeadOrder.PER_HEAD));
+                Arguments.of(HeadArchitecture.PARALLEL, 2, 2, 4, 0.0),
+                Arguments.of(HeadArchitecture.PARALLEL, 3, 3, 5, 0.2),      // uneven shards: 1, 2 and 2 windows
+                Arguments.of(HeadArchitecture.SEQUENTIAL, 3, 2, 3, 0.1),
+                Arguments.of(HeadArchitecture.SEQUENTIAL, 3, 3, 5, 0.0),
+                Arguments.of(HeadArchitecture.LINEAR, 2, 4, 4, 0.0));
     }
 
-    @ParameterizedTest(name = "{0} n={1} shards={2} batch={3} dropout={4} {5}")
+    @ParameterizedTest(name = "{0} n={1} shards={2} batch={3} dropout={4}")
     @MethodSource("cases")
-    void shardedStepGivesTheUnshardedLossAndGradients(HeadArchitecture arch, int n, int shards, int batch, double dropout,
-                                                     HeadOrder order) {
-        MtpModelConfig base = TestModels.tiny(arch, n).lossWeights(TestModels.nonUniformWeights(n)).dropout(dropout).headOrder(order)
+    void shardedStepGivesTheUnshardedLossAndGradients(HeadArchitecture arch, int n, int shards, int batch, double dropout) {
+        MtpModelConfig base = TestModels.tiny(arch, n).lossWeights(TestModels.nonUniformWeights(n)).dropout(dropout)
                 .normType(arch == HeadArchitecture.SEQUENTIAL ? NormType.RMS_NORM : NormType.LAYER_NORM)
                 .positionalEncoding(arch == HeadArchitecture.SEQUENTIAL ? PositionalEncoding.ROPE : PositionalEncoding.LEARNED)
                 .stepThreads(1).build();
@@ -66,7 +63,7 @@ class BatchShardsTest {
         MtpModel sharded = MtpModel.create(base, new Adam(1e-2), DataType.DOUBLE).withStepThreads(2);
         assertEquals(2, sharded.config().stepThreads());
         for (int step = 0; step < 4; step++) {
-            if (step == 2) {                                   // loss-weight changes reach the workers' graphs too
+            if (step == 2) {                                   // loss-weight changes reach the workers too
                 single.setLossWeights(new double[] {1, 0.25});
                 sharded.setLossWeights(new double[] {1, 0.25});
             }
@@ -86,8 +83,7 @@ class BatchShardsTest {
 
     @Test
     void aModelTrainsOnBatchesOfDifferentSizes() {
-        // SameDiff's strided-slice gradient (M2.1) fixes its input's shape when the gradient graph is built; the
-        // attention split once used one, and a graph that had run on one batch size then failed on another.
+        // The network resizes its activation buffers when the batch size changes.
         for (HeadArchitecture arch : HeadArchitecture.values()) {
             MtpModelConfig config = TestModels.tiny(arch, 3).stepThreads(1).build();
             MtpModel model = MtpModel.create(config, new Adam(1e-2), DataType.DOUBLE);

@@ -10,7 +10,7 @@ import java.util.Map;
 
 /**
  * An independent, plain-Java (double) forward pass of the parallel-head MTP transformer, written from the
- * paper's equations and reading only the model's parameter tables. Used to check the SameDiff graph.
+ * paper's equations and reading only the model's parameter tables. Used to check the network.
  */
 final class ReferenceTransformer {
     private final MtpModelConfig c;
@@ -28,26 +28,26 @@ final class ReferenceTransformer {
     double[][][] logits(int[] x) {
         int t = c.contextLength();
         Map<String, INDArray> params = model.graph().getLayer(MtpModel.NETWORK).paramTable();
-        double[][] tok = matrix(params.get(MtpNetworkLayer.TOKEN_TABLE));
+        double[][] tok = matrix(params.get(ParameterLayout.TOKEN_TABLE));
         double[][] h = new double[t][];
         for (int i = 0; i < t; i++) {
             h[i] = tok[x[i]].clone();
             if (c.positionalEncoding() == PositionalEncoding.LEARNED) {
-                double[] pos = matrix(params.get(MtpNetworkLayer.POSITION_TABLE))[i];
+                double[] pos = matrix(params.get(ParameterLayout.POSITION_TABLE))[i];
                 for (int j = 0; j < h[i].length; j++) {
                     h[i][j] += pos[j];
                 }
             }
         }
         for (int l = 0; l < c.trunkDepth(); l++) {
-            h = block(h, params, MtpNetworkLayer.trunkPrefix(l));
+            h = block(h, params, ParameterLayout.trunkPrefix(l));
         }
         Map<String, INDArray> head = params;
-        double[][] unembed = matrix(head.get(MtpNetworkLayer.UNEMBEDDING));
+        double[][] unembed = matrix(head.get(ParameterLayout.UNEMBEDDING));
         double[][][] out = new double[c.predictedTokens()][][];
         for (int k = 1; k <= c.predictedTokens(); k++) {
-            double[][] hk = block(h, head, MtpNetworkLayer.headPrefix(k));
-            out[k - 1] = matmul(norm(hk, head, MtpNetworkLayer.FINAL_NORM), unembed);
+            double[][] hk = block(h, head, ParameterLayout.headPrefix(k));
+            out[k - 1] = matmul(norm(hk, head, ParameterLayout.FINAL_NORM), unembed);
         }
         return out;
     }

@@ -69,7 +69,7 @@ final class TestModels {
             double difference = e.sub(actual.get(name)).norm2Number().doubleValue();
             org.junit.jupiter.api.Assertions.assertTrue(difference <= relative * scale + 1e-15,
                     name + ": |Δ| = " + difference + ", |g| = " + scale);
-            org.junit.jupiter.api.Assertions.assertTrue(scale > 0 || name.endsWith(MtpNetworkLayer.POSITION_TABLE),
+            org.junit.jupiter.api.Assertions.assertTrue(scale > 0 || name.endsWith(ParameterLayout.POSITION_TABLE),
                     name + " has a zero gradient");
         }
     }

@@ -1,0 +1,377 @@
+package dev.mtpspark.core.model;
+
+import org.nd4j.linalg.api.ndarray.INDArray;
+import org.nd4j.linalg.api.ops.impl.transforms.custom.LogSoftMax;
+import org.nd4j.linalg.api.ops.impl.transforms.custom.SoftMax;
+import org.nd4j.linalg.factory.Nd4j;
+import org.nd4j.linalg.ops.transforms.Transforms;
+
+import java.util.Arrays;
+
+/**
+ * The kernels on the CPU backend: every product is one OpenBLAS call on the matrices' off-heap buffers; the
+ * exponentials (GELU's sigmoid, the softmaxes) are ND4J's vectorised operations on whole matrices; everything else
+ * is a Java loop over heap chunks read and written in bulk ({@link DenseMatrix#read}), which the JIT turns into
+ * plain memory loops (docs/performance.md, improvement 8). One instance per thread: the chunks are scratch space.
+ */
+final class CpuKernels implements Kernels {
+    private static final double GELU_C = 2.0 * Math.sqrt(2.0 / Math.PI);
+    private static final double GELU_CUBIC = GELU_C * 0.044715;
+
+    private final int headWidth;
+    private final double[] cos;          // [T, headWidth / 2]
+    private final double[] sin;
+    private final int chunk;
+    private final double[] first;
+    private final double[] second;
+    private final double[] third;
+    private final double[] fourth;
+    private final float[] floats;
+    private DenseMatrix ones = DenseMatrix.allocate(org.nd4j.linalg.api.buffer.DataType.FLOAT, 1);
+    private DenseMatrix scores;
+
+    CpuKernels(int contextLength, int headWidth) {
+        this.headWidth = headWidth;
+        int half = headWidth / 2;
+        cos = new double[contextLength * half];
+        sin = new double[contextLength * half];
+        for (int p = 0; p < contextLength; p++) {
+            for (int i = 0; i < half; i++) {
+                double angle = p * Math.pow(10000.0, -2.0 * i / headWidth);
+                cos[p * half + i] = Math.cos(angle);
+                sin[p * half + i] = Math.sin(angle);
+            }
+        }
+        chunk = Math.max(4096, contextLength);
+        first = new double[chunk];
+        second = new double[chunk];
+        third = new double[chunk];
+        fourth = new double[chunk];
+        floats = new float[chunk];
+    }
+
+    @Override
+    public void gemm(boolean transA, boolean transB, int m, int n, int k, double alpha, DenseMatrix a, int aOff, int lda,
+                     DenseMatrix b, int bOff, int ldb, double beta, DenseMatrix c, int cOff, int ldc) {
+        DenseMatrix.gemm(transA, transB, m, n, k, alpha, a, aOff, lda, b, bOff, ldb, beta, c, cOff, ldc);
+    }
+
+    /** At least {@code rows} ones of {@code like}'s type: the rank-1 factor of bias broadcasts and column sums. */
+    private DenseMatrix ones(DenseMatrix like, int rows) {
+        if (ones.length() < rows || ones.array().dataType() != like.array().dataType()) {
+            ones = DenseMatrix.allocate(like.array().dataType(), rows);
+            ones.fill(1.0);
+        }
+        return ones;
+    }
+
+    @Override
+    public void addBias(DenseMatrix out, int rows, int width, DenseMatrix bias) {
+        DenseMatrix.gemm(false, false, rows, width, 1, 1, ones(out, rows), 0, 1, bias, 0, width, 1, out, 0, width);
+    }
+
+    @Override
+    public void addColumnSums(DenseMatrix x, int rows, int cols, DenseMatrix target) {
+        DenseMatrix.addColumnSums(x, rows, cols, ones(x, rows), target);
+    }
+
+    @Override
+    public void normForward(DenseMatrix x, int rows, int d, DenseMatrix gain, DenseMatrix bias, double eps,
+                            DenseMatrix hat, DenseMatrix rstd, DenseMatrix out) {
+        double[] xs = first;
+        double[] hs = second;
+        double[] os = third;
+        double[] g = new double[d];
+        double[] b = new double[d];
+        gain.read(0, g, d, floats);
+        if (bias != null) {
+            bias.read(0, b, d, floats);
+        }
+        for (int r = 0; r < rows; r++) {
+            int base = r * d;
+            x.read(base, xs, d, floats);
+            double mean = 0;
+            if (bias != null) {
+                for (int j = 0; j < d; j++) {
+                    mean += xs[j];
+                }
+                mean /= d;
+            }
+            double square = 0;
+            for (int j = 0; j < d; j++) {
+                double c = xs[j] - mean;
+                square += c * c;
+            }
+            double inv = 1.0 / Math.sqrt(square / d + eps);
+            rstd.set(r, inv);
+            for (int j = 0; j < d; j++) {
+                double h = (xs[j] - mean) * inv;
+                hs[j] = h;
+                os[j] = h * g[j] + b[j];
+            }
+            hat.write(base, hs, d, floats);
+            out.write(base, os, d, floats);
+        }
+    }
+
+    @Override
+    public void normBackward(DenseMatrix dy, DenseMatrix hat, DenseMatrix rstd, int rows, int d, DenseMatrix gain,
+                             boolean centred, DenseMatrix gainGrad, DenseMatrix biasGrad, DenseMatrix dx, boolean accumulate) {
+        double[] dys = first;
+        double[] hs = second;
+        double[] dxs = third;
+        double[] g = new double[d];
+        double[] gg = new double[d];
+        double[] bg = new double[d];
+        gain.read(0, g, d, floats);
+        for (int r = 0; r < rows; r++) {
+            int base = r * d;
+            dy.read(base, dys, d, floats);
+            hat.read(base, hs, d, floats);
+            double sum = 0;
+            double dot = 0;
+            for (int j = 0; j < d; j++) {
+                gg[j] += dys[j] * hs[j];
+                bg[j] += dys[j];
+                double dh = dys[j] * g[j];
+                sum += dh;
+                dot += dh * hs[j];
+            }
+            double meanGrad = centred ? sum / d : 0;
+            double meanDot = dot / d;
+            double inv = rstd.get(r);
+            if (accumulate) {
+                dx.read(base, dxs, d, floats);
+            }
+            for (int j = 0; j < d; j++) {
+                double grad = inv * (dys[j] * g[j] - meanGrad - hs[j] * meanDot);
+                dxs[j] = accumulate ? dxs[j] + grad : grad;
+            }
+            dx.write(base, dxs, d, floats);
+        }
+        for (int j = 0; j < d; j++) {
+            gainGrad.add(j, gg[j]);
+            if (centred && biasGrad != null) {
+                biasGrad.add(j, bg[j]);
+            }
+        }
+    }
+
+    @Override
+    public void geluForward(DenseMatrix u, DenseMatrix sigmoid, DenseMatrix out, int count) {
+        for (int from = 0; from < count; from += chunk) {
+            int n = Math.min(chunk, count - from);
+            u.read(from, first, n, floats);
+            for (int i = 0; i < n; i++) {
+                double x = first[i];
+                second[i] = GELU_C * x + GELU_CUBIC * x * x * x;
+            }
+            sigmoid.write(from, second, n, floats);
+        }
+        Transforms.sigmoid(sigmoid.view(0, count, 1, count), false);     // the exponentials, vectorised
+        for (int from = 0; from < count; from += chunk) {
+            int n = Math.min(chunk, count - from);
+            u.read(from, first, n, floats);
+            sigmoid.read(from, second, n, floats);
+            for (int i = 0; i < n; i++) {
+                third[i] = first[i] * second[i];
+            }
+            out.write(from, third, n, floats);
+        }
+    }
+
+    @Override
+    public void geluBackward(DenseMatrix u, DenseMatrix sigmoid, DenseMatrix grad, int count) {
+        for (int from = 0; from < count; from += chunk) {
+            int n = Math.min(chunk, count - from);
+            u.read(from, first, n, floats);
+            sigmoid.read(from, second, n, floats);
+            grad.read(from, third, n, floats);
+            for (int i = 0; i < n; i++) {
+                double x = first[i];
+                double s = second[i];
+                third[i] *= s + x * s * (1 - s) * (GELU_C + 3 * GELU_CUBIC * x * x);
+            }
+            grad.write(from, third, n, floats);
+        }
+    }
+
+    @Override
+    public void attentionForward(int sequences, int queries, int keys, int kvRows, int heads, int hd,
+                                 DenseMatrix q, int qOff, int qLd, DenseMatrix k, int kOff, DenseMatrix v, int vOff, int kvLd,
+                                 DenseMatrix probs, DenseMatrix out, int outLd) {
+        double scale = 1.0 / Math.sqrt(hd);
+        int start = keys - queries;
+        double[] masked = fourth;
+        Arrays.fill(masked, 0, keys, Double.NEGATIVE_INFINITY);
+        for (int s = 0; s < sequences; s++) {
+            for (int j = 0; j < heads; j++) {
+                int p = (s * heads + j) * queries * keys;
+                DenseMatrix.gemm(false, true, queries, keys, hd, scale, q, qOff + s * queries * qLd + j * hd, qLd,
+                        k, kOff + s * kvRows * kvLd + j * hd, kvLd, 0, probs, p, keys);
+                for (int i = 0; i < queries; i++) {
+                    int visible = start + i + 1;
+                    if (visible < keys) {
+                        probs.write(p + i * keys + visible, masked, keys - visible, floats);  // causal: weight exactly 0
+                    }
+                }
+            }
+        }
+        INDArray all = probs.view(0, keys, (long) sequences * heads * queries, keys);
+        Nd4j.exec(new SoftMax(all, all, 1));             // every row of every head in one vectorised softmax
+        for (int s = 0; s < sequences; s++) {
+            for (int j = 0; j < heads; j++) {
+                int p = (s * heads + j) * queries * keys;
+                DenseMatrix.gemm(false, false, queries, hd, keys, 1, probs, p, keys, v, vOff + s * kvRows * kvLd + j * hd, kvLd,
+                        0, out, s * queries * outLd + j * hd, outLd);
+            }
+        }
+    }
+
+    @Override
+    public void attentionBackward(int sequences, int t, int heads, int hd, DenseMatrix qkv, DenseMatrix probs,
+                                  DenseMatrix dOut, DenseMatrix dQkv) {
+        double scale = 1.0 / Math.sqrt(hd);
+        int d = heads * hd;
+        int ld = 3 * d;
+        if (scores == null || scores.length() < t * t || scores.array().dataType() != qkv.array().dataType()) {
+            scores = DenseMatrix.allocate(qkv.array().dataType(), (long) t * t);
+        }
+        for (int s = 0; s < sequences; s++) {
+            for (int j = 0; j < heads; j++) {
+                int q = s * t * ld + j * hd;
+                int p = (s * heads + j) * t * t;
+                int ctx = s * t * d + j * hd;
+                DenseMatrix.gemm(false, true, t, t, hd, 1, dOut, ctx, d, qkv, q + 2 * d, ld, 0, scores, 0, t);
+                DenseMatrix.gemm(true, false, t, hd, t, 1, probs, p, t, dOut, ctx, d, 0, dQkv, q + 2 * d, ld);
+                for (int i = 0; i < t; i++) {
+                    probs.read(p + i * t, first, t, floats);
+                    scores.read(i * t, second, t, floats);
+                    double dot = 0;
+                    for (int c = 0; c <= i; c++) {
+                        dot += first[c] * second[c];
+                    }
+                    for (int c = 0; c <= i; c++) {
+                        second[c] = first[c] * (second[c] - dot) * scale;
+                    }
+                    Arrays.fill(second, i + 1, t, 0.0);
+                    scores.write(i * t, second, t, floats);
+                }
+                DenseMatrix.gemm(false, false, t, hd, t, 1, scores, 0, t, qkv, q + d, ld, 0, dQkv, q, ld);
+                DenseMatrix.gemm(true, false, t, hd, t, 1, scores, 0, t, qkv, q, ld, 0, dQkv, q + d, ld);
+            }
+        }
+    }
+
+    @Override
+    public void rotate(DenseMatrix x, int off, int ld, int rows, int heads, int first, int period, boolean inverse) {
+        int half = headWidth / 2;
+        double sign = inverse ? -1 : 1;
+        double[] row = this.first;
+        int width = heads * headWidth;
+        for (int r = 0; r < rows; r++) {
+            int table = (first + r % period) * half;
+            int base = off + r * ld;
+            x.read(base, row, width, floats);
+            for (int j = 0; j < heads; j++) {
+                int h = j * headWidth;
+                for (int i = 0; i < half; i++) {
+                    double c = cos[table + i];
+                    double s = sign * sin[table + i];
+                    double a = row[h + i];
+                    double b = row[h + half + i];
+                    row[h + i] = a * c - b * s;
+                    row[h + half + i] = b * c + a * s;
+                }
+            }
+            x.write(base, row, width, floats);
+        }
+    }
+
+    @Override
+    public double crossEntropy(DenseMatrix logits, int rows, int vocab, int[] labels, double coefficient) {
+        INDArray all = logits.view(0, vocab, rows, vocab);
+        Nd4j.exec(new LogSoftMax(all, all));
+        double logLikelihood = 0;
+        for (int r = 0; r < rows; r++) {
+            logLikelihood += logits.get(r * vocab + labels[r]);
+        }
+        Transforms.exp(all, false).muli(coefficient);
+        for (int r = 0; r < rows; r++) {
+            logits.add(r * vocab + labels[r], -coefficient);
+        }
+        return -coefficient * logLikelihood;
+    }
+
+    @Override
+    public void multiply(DenseMatrix x, DenseMatrix y, DenseMatrix out, int count) {
+        for (int from = 0; from < count; from += chunk) {
+            int n = Math.min(chunk, count - from);
+            x.read(from, first, n, floats);
+            y.read(from, second, n, floats);
+            for (int i = 0; i < n; i++) {
+                first[i] *= second[i];
+            }
+            out.write(from, first, n, floats);
+        }
+    }
+
+    @Override
+    public void add(DenseMatrix target, DenseMatrix x, int count) {
+        for (int from = 0; from < count; from += chunk) {
+            int n = Math.min(chunk, count - from);
+            target.read(from, first, n, floats);
+            x.read(from, second, n, floats);
+            for (int i = 0; i < n; i++) {
+                first[i] += second[i];
+            }
+            target.write(from, first, n, floats);
+        }
+    }
+
+    @Override
+    public void copy(DenseMatrix src, int srcOff, int srcLd, DenseMatrix dst, int dstOff, int dstLd, int rows, int cols) {
+        if (srcLd == cols && dstLd == cols) {
+            src.copyRange(srcOff, dst, dstOff, rows * cols);
+            return;
+        }
+        double[] row = cols <= chunk ? first : new double[cols];
+        float[] scratch = cols <= chunk ? floats : new float[cols];
+        for (int r = 0; r < rows; r++) {
+            src.read(srcOff + r * srcLd, row, cols, scratch);
+            dst.write(dstOff + r * dstLd, row, cols, scratch);
+        }
+    }
+
+    @Override
+    public void gatherRows(DenseMatrix table, int width, int[] ids, DenseMatrix out, int outOff, int outLd, boolean accumulate) {
+        double[] row = width <= chunk ? first : new double[width];
+        double[] acc = width <= chunk ? second : new double[width];
+        float[] scratch = width <= chunk ? floats : new float[width];
+        for (int r = 0; r < ids.length; r++) {
+            table.read(ids[r] * width, row, width, scratch);
+            if (accumulate) {
+                out.read(outOff + r * outLd, acc, width, scratch);
+                for (int j = 0; j < width; j++) {
+                    row[j] += acc[j];
+                }
+            }
+            out.write(outOff + r * outLd, row, width, scratch);
+        }
+    }
+
+    @Override
+    public void scatterAddRows(DenseMatrix rows, int rowsOff, int rowsLd, int[] ids, int width, DenseMatrix table) {
+        double[] row = width <= chunk ? first : new double[width];
+        double[] acc = width <= chunk ? second : new double[width];
+        float[] scratch = width <= chunk ? floats : new float[width];
+        for (int r = 0; r < ids.length; r++) {
+            rows.read(rowsOff + r * rowsLd, row, width, scratch);
+            table.read(ids[r] * width, acc, width, scratch);
+            for (int j = 0; j < width; j++) {
+                acc[j] += row[j];
+            }
+            table.write(ids[r] * width, acc, width, scratch);
+        }
+    }
+}
