@@ -20,7 +20,7 @@ export OMP_NUM_THREADS="$threads" OPENBLAS_NUM_THREADS="$threads" MKL_NUM_THREAD
 export OMP_WAIT_POLICY="${OMP_WAIT_POLICY:-passive}"
 # Build now (bin/mtp-local builds on first use), not while the benchmark is timing: with stdin closed the step
 # server starts and exits at once.
-MTP_MAIN_CLASS=dev.mtpspark.spark.bench.StepServer bin/mtp-local </dev/null >/dev/null
+MTP_MAIN_CLASS=dev.mtpspark.bench.StepServer bin/mtp-local </dev/null >/dev/null
 echo "load: $(uptime)"
 exec "$py" benchmarks/reference/bench_interleaved.py --threads "$threads" \
   --command "MTP_BENCH_THREADS=$threads benchmarks/java-vs-pytorch.sh${*:+ $*}" "$@"

@@ -6,4 +6,4 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 # bin/mtp-local builds on first use and runs the class on the build's class path (Spark local mode).
-MTP_JAVA_OPTS="${MTP_JAVA_OPTS:--Xmx6g}" MTP_MAIN_CLASS=dev.mtpspark.spark.bench.SparkOverheadBenchmark exec bin/mtp-local ../shared/corpora/tinyshakespeare.txt benchmarks/results/spark-overhead.json "$@"
+MTP_JAVA_OPTS="${MTP_JAVA_OPTS:--Xmx6g}" MTP_MAIN_CLASS=dev.mtpspark.bench.SparkOverheadBenchmark exec bin/mtp-local ../shared/corpora/tinyshakespeare.txt benchmarks/results/spark-overhead.json "$@"

@@ -7,9 +7,10 @@ MB="${1:-32}"
 export MAVEN_OPTS="${MAVEN_OPTS:-} -Djansi.passthrough=false"
 mvn -B -q -DskipTests install
 CP_FILE=$(mktemp)
-mvn -B -q -pl spark-jobs dependency:build-classpath -Dmdep.includeScope=test -Dmdep.outputFile="$CP_FILE"
+# The benchmark module (benchmarks/java) and its dependencies: spark-jobs, core and Spark (test scope has it).
+mvn -B -q -pl benchmarks/java dependency:build-classpath -Dmdep.includeScope=test -Dmdep.outputFile="$CP_FILE"
 OPENS=$(mvn -B -q help:evaluate -Dexpression=java17.opens -DforceStdout -Dstyle.color=never | sed "s/\x1b\[[0-9;]*m//g")
 # shellcheck disable=SC2086
-java -Xmx6g $OPENS -cp "spark-jobs/target/classes:$(cat "$CP_FILE")" \
-  dev.mtpspark.spark.bench.TokenizeBenchmark ../shared/corpora/tinyshakespeare.txt benchmarks/results/tokenize.json "$MB"
+java -Xmx6g $OPENS -cp "spark-jobs/target/classes:benchmarks/java/target/classes:$(cat "$CP_FILE")" \
+  dev.mtpspark.bench.TokenizeBenchmark ../shared/corpora/tinyshakespeare.txt benchmarks/results/tokenize.json "$MB"
 rm -f "$CP_FILE"

@@ -6,4 +6,4 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 # bin/mtp-local builds on first use and runs the class on the build's class path (Spark local mode).
-MTP_JAVA_OPTS="${MTP_JAVA_OPTS:--Xmx6g}" MTP_MAIN_CLASS=dev.mtpspark.spark.bench.TrainStepBenchmark exec bin/mtp-local benchmarks/results/train-step.json "$@"
+MTP_JAVA_OPTS="${MTP_JAVA_OPTS:--Xmx6g}" MTP_MAIN_CLASS=dev.mtpspark.bench.TrainStepBenchmark exec bin/mtp-local benchmarks/results/train-step.json "$@"

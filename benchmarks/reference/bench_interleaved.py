@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Interleaved training-step benchmark: the Java model (DL4J/ND4J) against the PyTorch reference.
 
-This process is the PyTorch side; it starts the Java side (dev.mtpspark.spark.bench.StepServer) as a
+This process is the PyTorch side; it starts the Java side (dev.mtpspark.bench.StepServer) as a
 long-lived child process and talks to it over stdin/stdout. For every configuration both sides build the
 same model (PyTorch loads the Java model's initial weights) and cycle through the same random token
 batches; then blocks of steps alternate, Java, PyTorch, Java, PyTorch ..., so that drift of the machine
@@ -158,7 +158,7 @@ def run_config(java, shape_name, shape, variant, n, removed, args, workdir):
     np.save(windows_path, windows)
     spec = {k: getattr(cfg, k) for k in ("vocabSize", "contextLength", "modelWidth", "attentionHeads", "trunkDepth",
                                          "mlpWidth", "predictedTokens", "headArchitecture", "seed")}
-    spec.update(batch=batch, learningRate=args.lr, headOrder=args.head_order, windows=windows_path,
+    spec.update(batch=batch, learningRate=args.lr, windows=windows_path,
                 exportWeights=weights_path, stepThreads=args.step_threads)
     built = java.call("build " + json.dumps(spec), "built")
     side = TorchSide(cfg, weights_path, windows, args.lr)
@@ -234,8 +234,6 @@ def main():
     ap.add_argument("--batches", type=int, default=4, help="distinct random batches each side cycles through")
     ap.add_argument("--threads", type=int, default=2, help="threads of both sides")
     ap.add_argument("--lr", type=float, default=1e-3)
-    ap.add_argument("--head-order", default="ALL_AT_ONCE", choices=["ALL_AT_ONCE", "PER_HEAD"],
-                    help="the Java model's head order (MtpModelConfig.headOrder)")
     ap.add_argument("--step-threads", type=int, default=None,
                     help="the Java model's stepThreads (threads per step); default: --threads, so both sides use as many cores")
     ap.add_argument("--seed", type=int, default=1337)
@@ -251,7 +249,7 @@ def main():
     args.warmup_blocks = per_shape(args.warmup_blocks, "warmup-blocks", DEFAULT_WARMUP_BLOCKS)
 
     torch.set_num_threads(args.threads)
-    env = dict(os.environ, MTP_MAIN_CLASS="dev.mtpspark.spark.bench.StepServer",
+    env = dict(os.environ, MTP_MAIN_CLASS="dev.mtpspark.bench.StepServer",
                OMP_NUM_THREADS=str(args.threads), OPENBLAS_NUM_THREADS=str(args.threads),
                MKL_NUM_THREADS=str(args.threads))
     env.setdefault("MTP_JAVA_OPTS", "-Xmx4g")
@@ -305,7 +303,6 @@ def main():
                     "OPENBLAS_NUM_THREADS": args.threads, "MKL_NUM_THREADS": args.threads,
                     "nd4jOmpThreads": machine.get("nd4jOmpThreads"),
                     "OMP_WAIT_POLICY": os.environ.get("OMP_WAIT_POLICY", "unset (libgomp default: spin, then sleep)")},
-        "javaHeadOrder": args.head_order,
         "javaStepThreads": args.step_threads,
         "method": ("single precision; training step = forward + backward + Adam(lr %g) update: MtpModel.fit (DL4J "
                    "ComputationGraph, timed on a worker thread of a long-lived JVM) vs zero_grad/backward/"

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Parity check of the Java MTP model against the PyTorch reference (mtp_reference.py).
 
-Reads the directory written by dev.mtpspark.spark.bench.ReferenceParityDump (cases.json plus, per case, the
+Reads the directory written by dev.mtpspark.bench.ReferenceParityDump (cases.json plus, per case, the
 initial weights, the batch and the gradients as .npz), rebuilds each model in PyTorch from the same weights
 in the same precision, computes the per-horizon losses and, with autograd, the gradients, and compares:
   - per-horizon mean cross-entropy: |torch - java| <= 1e-5 (absolute);

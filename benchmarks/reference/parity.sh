@@ -15,5 +15,5 @@ out="${1:-target/reference-parity}"
 rm -rf "$out"
 mkdir -p "$out"
 # Java side: builds each case's model, writes weights, batch, gradients (.npz) and losses/gradient norms (JSON).
-MTP_MAIN_CLASS=dev.mtpspark.spark.bench.ReferenceParityDump bin/mtp-local "$out"
+MTP_MAIN_CLASS=dev.mtpspark.bench.ReferenceParityDump bin/mtp-local "$out"
 OMP_NUM_THREADS="${OMP_NUM_THREADS:-2}" "$py" benchmarks/reference/parity.py "$out"

@@ -24,7 +24,7 @@
 #   MTP_OMP_WAIT_POLICY        OpenMP wait policy of executors and a client-mode driver (default: passive; ND4J's
 #                              threads otherwise busy-wait between operations, 1.8x slower steps measured on 2 cores)
 #   MTP_MALLOC_MMAP_THRESHOLD  glibc mmap threshold in bytes for executors and a client-mode driver (default: unset,
-#                              glibc's own); 1048576 is recommended with model.head-order: per-head
+#                              glibc's own); 1048576 can lower resident memory at large vocabularies
 #   MTP_ADD_OPENS=1            also put Spark's Java 17 --add-opens flags into both extraJavaOptions (only needed with
 #                              a launcher other than a Spark 3.3+ distribution's spark-submit, which adds them itself)
 #   MTP_SUBMIT_OPTS            more spark-submit options, split on spaces, placed after ours (a later --conf of the
@@ -38,7 +38,8 @@
 #   spark.{driver,executor}.memoryOverhead  = OFFHEAP + OVERHEAD            (container = HEAP + this)
 #   spark.executorEnv.MALLOC_MMAP_THRESHOLD_ = MTP_MALLOC_MMAP_THRESHOLD, when set
 #     glibc otherwise raises its mmap threshold to 32 MiB after the first large free and keeps freed mid-sized
-#     ND4J arrays in its arenas; with the per-head order that grows resident memory with n (docs/performance.md).
+#     ND4J arrays in its arenas; with many short-lived head arrays that grows resident memory with n
+#     (docs/performance.md).
 
 MTP_MAIN_CLASS_DEFAULT=dev.mtpspark.spark.MtpCli
 MTP_KRYO_REGISTRATORS=org.nd4j.kryo.Nd4jRegistrator,dev.mtpspark.spark.MtpKryoRegistrator

@@ -60,6 +60,13 @@ class AppJarIT {
         }
     }
 
+    @Test
+    void leavesOutTheBenchmarks() {
+        // benchmarks/java (dev.mtpspark.bench) is its own module, and the benchmarks once lived in spark-jobs.
+        assertEquals(List.of(), names.stream()
+                .filter(n -> n.startsWith("dev/mtpspark/bench/") || n.startsWith("dev/mtpspark/spark/bench/")).toList());
+    }
+
     /** dl4j-spark's own helper inside Spark's package (it reaches package-private Spark API). */
     private static boolean dl4jSparkHelper(String name) {
         return name.equals("org/apache/spark/") || name.startsWith("org/apache/spark/TaskContextHelper");

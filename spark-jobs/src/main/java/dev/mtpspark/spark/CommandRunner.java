@@ -18,7 +18,6 @@ public final class CommandRunner {
     }
 
     public static int execute(Object command, String... args) {
-        dev.mtpspark.core.model.SameDiffNoiseFilter.install();
         return configure(new CommandLine(command)).execute(args);
     }
 

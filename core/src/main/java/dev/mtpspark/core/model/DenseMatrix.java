@@ -191,11 +191,6 @@ final class DenseMatrix {
         }
     }
 
-    /** The elements as a {@code [rows, cols]} ND4J view (rows · cols = the length), for ND4J's vectorised operations. */
-    INDArray asMatrix(long rows, long cols) {
-        return array.reshape(rows, cols);
-    }
-
     /** Copies {@code source}'s elements (any layout, same length) into this matrix in row-major order. */
     void copyFrom(INDArray source) {
         array.reshape(source.shape()).assign(source);

@@ -121,6 +121,17 @@ final class MtpNetwork {
         return loss;
     }
 
+    /** Every head's logits into {@code out}, laid out {@code [B, n, T, V]} (inference: no dropout, no loss). */
+    void logits(Weights.Model w, TokenBatch batch, DenseMatrix out) {
+        int n = shape.horizons();
+        int t = shape.context();
+        run(w, null, batch, null, null, (k, logits) -> {
+            for (int b = 0; b < batch.windows(); b++) {
+                kernels.copy(logits, b * t * vocab, vocab, out, ((b * n + k - 1) * t) * vocab, vocab, t, vocab);
+            }
+        });
+    }
+
     /** Head k's hidden state from the trunk output (the heads' input) or, for sequential heads, the previous depth. */
     private DenseMatrix headForward(Weights.Model w, int k, DenseMatrix previous) {
         Weights.Head head = w.heads()[k - 1];

@@ -66,13 +66,7 @@ final class MtpOutputLayer extends SameDiffOutputLayer {
         try (MemoryWorkspace ignored = Nd4j.getWorkspaceManager().scopeOutOfWorkspaces()) {
             out = Nd4j.createUninitializedDetached(dataType, batch.windows(), n, t, v);
         }
-        DenseMatrix target = DenseMatrix.viewOf(out);
-        Kernels copier = Kernels.forBackend(dataType, t, shape.headWidth());
-        ownNetwork().run(layout().bind(paramTable, null), null, batch, null, null, (k, logits) -> {
-            for (int b = 0; b < batch.windows(); b++) {
-                copier.copy(logits, b * t * v, v, target, ((b * n + k - 1) * t) * v, v, t, v);
-            }
-        });
+        ownNetwork().logits(layout().bind(paramTable, null), batch, DenseMatrix.viewOf(out));
         if (workspaceMgr.isScopedOut(ArrayType.ACTIVATIONS)) {
             return out;
         }

@@ -36,7 +36,6 @@ public final class HorizonEvaluator {
         int batch = effectiveBatch(config, batchSize);
         try {
             return windows.mapPartitions((Iterator<int[]> it) -> {
-                dev.mtpspark.core.model.SameDiffNoiseFilter.install();
                 ComputationGraph net = new ComputationGraph(ComputationGraphConfiguration.fromJson(confJson.value()));
                 net.init(Nd4j.fromByteArray(params.value()), false);
                 HorizonStats stats = new HorizonStats(n);

@@ -1,7 +1,6 @@
 package dev.mtpspark.spark.train;
 
 import dev.mtpspark.core.config.HeadArchitecture;
-import dev.mtpspark.core.config.HeadOrder;
 import dev.mtpspark.core.config.InvalidConfigException;
 import dev.mtpspark.core.config.MtpModelConfig;
 import dev.mtpspark.core.config.NormType;
@@ -91,7 +90,7 @@ public record TrainConfig(Run run, Data data, Model model, Optimizer optimizer, 
     public record Model(int contextLength, int predictedTokens, int modelWidth, int attentionHeads, int trunkDepth,
                         int mlpWidth, HeadArchitecture headArchitecture, List<Double> lossWeights, NormType norm,
                         PositionalEncoding positionalEncoding, double dropout, double initStd, double normEpsilon,
-                        HeadOrder headOrder, int stepThreads)
+                        int stepThreads)
             implements Serializable {
 
         public Model {
@@ -99,7 +98,6 @@ public record TrainConfig(Run run, Data data, Model model, Optimizer optimizer, 
             require(headArchitecture, "model.head-architecture");
             require(norm, "model.norm");
             require(positionalEncoding, "model.positional-encoding");
-            require(headOrder, "model.head-order");
         }
 
         /** The core model configuration for a vocabulary; core's key names are mapped to this file's. */
@@ -109,7 +107,7 @@ public record TrainConfig(Run run, Data data, Model model, Optimizer optimizer, 
                         .vocabSize(vocabSize).contextLength(contextLength).predictedTokens(predictedTokens)
                         .modelWidth(modelWidth).attentionHeads(attentionHeads).trunkDepth(trunkDepth).mlpWidth(mlpWidth)
                         .headArchitecture(headArchitecture).normType(norm).positionalEncoding(positionalEncoding)
-                        .dropout(dropout).initStd(initStd).normEpsilon(normEpsilon).seed(seed).headOrder(headOrder)
+                        .dropout(dropout).initStd(initStd).normEpsilon(normEpsilon).seed(seed)
                         .stepThreads(stepThreads);
                 if (!lossWeights.isEmpty()) {
                     b.lossWeights(lossWeights.stream().mapToDouble(Double::doubleValue).toArray());

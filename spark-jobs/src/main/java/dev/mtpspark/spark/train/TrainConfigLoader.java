@@ -24,6 +24,8 @@ import dev.mtpspark.spark.tokenize.BadInputException;
 import org.apache.hadoop.conf.Configuration;
 import org.apache.hadoop.fs.FileSystem;
 import org.apache.hadoop.fs.Path;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 import java.io.IOException;
 import java.io.InputStream;
@@ -39,9 +41,19 @@ import java.util.Map;
  * file, overlaid by {@code key=value} overrides ({@code optimizer.learning-rate=5e-4}), then bound to the
  * typed records. Unknown keys, wrong types and invalid values fail with a {@link BadInputException} that names
  * the key (and the file).
+ *
+ * <p>Keys of earlier releases that no longer have an effect ({@link #RETIRED_MODEL_KEYS}) are accepted, with any
+ * value, and dropped with one WARN line, so that configurations and checkpoints written by those releases still load.
  */
 public final class TrainConfigLoader {
+    private static final Logger LOG = LoggerFactory.getLogger(TrainConfigLoader.class);
     private static final String DEFAULTS = "/mtp-train-defaults.yaml";
+    /**
+     * {@code model.*} keys that earlier releases wrote and that are ignored now, with why. {@code head-order} chose
+     * how a training step computed the heads; the network always runs them one at a time now.
+     */
+    static final Map<String, String> RETIRED_MODEL_KEYS = Map.of("head-order",
+            "the heads always run one at a time, the paper's memory-efficient order");
     private static final ObjectMapper YAML = mapper();
 
     private TrainConfigLoader() {
@@ -58,6 +70,7 @@ public final class TrainConfigLoader {
         for (String override : overrides) {
             applyOverride((ObjectNode) tree, override);
         }
+        dropRetiredKeys(tree, file == null ? "--set" : overrides.isEmpty() ? file : file + " with --set");
         return bind(tree, source);
     }
 
@@ -69,6 +82,7 @@ public final class TrainConfigLoader {
         } catch (JsonProcessingException e) {
             throw new BadInputException(source + ": not valid YAML: " + e.getOriginalMessage());
         }
+        dropRetiredKeys(tree, source);
         return bind(tree, source);
     }
 
@@ -160,6 +174,19 @@ public final class TrainConfigLoader {
             node = o;
         }
         node.set(parts[parts.length - 1], value);
+    }
+
+    /** Drops the retired keys from the {@code model} section, with one WARN line per key (see {@link #RETIRED_MODEL_KEYS}). */
+    private static void dropRetiredKeys(JsonNode tree, String source) {
+        if (tree.get("model") instanceof ObjectNode model) {
+            for (Map.Entry<String, String> retired : RETIRED_MODEL_KEYS.entrySet()) {
+                JsonNode value = model.remove(retired.getKey());
+                if (value != null) {
+                    LOG.warn("{}: model.{} = {} has no effect any more and is ignored: {}", source, retired.getKey(),
+                            value.isValueNode() ? value.asText() : value.toString(), retired.getValue());
+                }
+            }
+        }
     }
 
     private static TrainConfig bind(JsonNode tree, String source) {

@@ -114,9 +114,8 @@ public final class TrainJob {
         TrainState state;
         if (resumed.isPresent()) {
             CheckpointStore.Loaded c = resumed.get();
-            // The head order and the batch shards only change how a step is computed, so a run may switch them when it resumes.
-            if (!c.model().config().toBuilder().headOrder(modelConfig.headOrder()).stepThreads(modelConfig.stepThreads())
-                    .build().equals(modelConfig)) {
+            // The batch shards only change how a step is computed, so a run may switch them when it resumes.
+            if (!c.model().config().toBuilder().stepThreads(modelConfig.stepThreads()).build().equals(modelConfig)) {
                 throw new BadInputException("run.output = " + runDir + " holds a run of a different model (checkpoint "
                         + c.path() + " has " + c.model().config() + ", the configuration asks for " + modelConfig
                         + "); choose another run.output, or --overwrite to discard it");
@@ -126,7 +125,7 @@ public final class TrainJob {
                         + " training windows, data.dataset = " + dataset.path() + " has " + trainCount
                         + "; resuming would not continue the same data order. Use the original dataset or --overwrite");
             }
-            model = c.model().withHeadOrder(modelConfig.headOrder()).withStepThreads(modelConfig.stepThreads());
+            model = c.model().withStepThreads(modelConfig.stepThreads());
             state = c.state();
             LOG.info("resuming from {} at step {} ({} tokens seen)", c.path(), state.step(), state.tokensSeen());
         } else {

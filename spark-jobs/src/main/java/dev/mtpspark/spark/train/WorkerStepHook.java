@@ -43,7 +43,6 @@ public final class WorkerStepHook implements TrainingHook {
 
     @Override
     public void preUpdate(MultiDataSet minibatch, Model model) {
-        dev.mtpspark.core.model.SameDiffNoiseFilter.install();     // executors print DL4J's per-op noise too
         ComputationGraph graph = (ComputationGraph) model;
         graph.getConfiguration().setIterationCount((int) (firstIteration + seen));
         if (metricsEvery > 0 && seen % metricsEvery == 0) {

@@ -1,17 +1,25 @@
 package dev.mtpspark.spark.train;
 
-import dev.mtpspark.core.config.HeadOrder;
 import dev.mtpspark.core.train.GradientClipping;
 import dev.mtpspark.spark.tokenize.BadInputException;
+import org.apache.logging.log4j.Level;
+import org.apache.logging.log4j.LogManager;
+import org.apache.logging.log4j.core.LogEvent;
+import org.apache.logging.log4j.core.Logger;
+import org.apache.logging.log4j.core.appender.AbstractAppender;
+import org.apache.logging.log4j.core.config.Property;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
 import java.io.File;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Collections;
 import java.util.List;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -50,10 +58,6 @@ class TrainConfigLoaderTest {
         assertEquals(List.of(1.0, 0.5, 0.25, 0.125), c.model().lossWeights());
         assertEquals(c, TrainConfigLoader.fromYaml(TrainConfigLoader.toYaml(c), "round trip"));
         assertTrue(TrainConfigLoader.toYaml(c).contains("gradient-clipping: none"));
-        assertEquals(HeadOrder.ALL_AT_ONCE, c.model().toModelConfig(65, 1).headOrder());
-        TrainConfig perHead = TrainConfigLoader.load(f.toString(), List.of("model.head-order=per-head"));
-        assertEquals(HeadOrder.PER_HEAD, perHead.model().toModelConfig(65, 1).headOrder());
-        assertTrue(TrainConfigLoader.toYaml(perHead).contains("head-order: per-head"));
         assertEquals(0, c.model().toModelConfig(65, 1).stepThreads(), "automatic by default");
         TrainConfig twoShards = TrainConfigLoader.load(f.toString(), List.of("model.step-threads=2"));
         assertEquals(2, twoShards.model().toModelConfig(65, 1).stepThreads());
@@ -70,7 +74,6 @@ class TrainConfigLoaderTest {
         assertMessage(base, List.of("training.steps=110"), "training.steps = 110 is invalid", "multiple of training.averaging-frequency = 50");
         assertMessage(base, List.of("model.attention-heads=3"), "model.", "attention");
         assertMessage(base, List.of("horizon-weights.start=[1,1]", "horizon-weights.end=[1,0.5]"), "horizon-weights", "one weight per horizon");
-        assertMessage(base, List.of("model.head-order=sometimes"), "model.head-order", "per-head");
         assertMessage(base, List.of("model.step-threads=-1"), "model.step-threads", "0 = every CPU core");
         assertMessage(base, List.of("nosuch.key=1"), "unknown section nosuch", "sections are");
         assertMessage(base, List.of("steps"), "--set steps is invalid", "key=value");
@@ -79,6 +82,62 @@ class TrainConfigLoaderTest {
         BadInputException missing = assertThrows(BadInputException.class,
                 () -> TrainConfigLoader.load(dir.resolve("nope.yaml").toString(), List.of()));
         assertTrue(missing.getMessage().contains("nope.yaml does not exist"), missing.getMessage());
+    }
+
+    @Test
+    void theRetiredHeadOrderKeyIsAcceptedIgnoredAndWarnedAboutOnce() throws Exception {
+        String sections = "run: {output: /tmp/x}\ndata: {dataset: /tmp/d}\n";
+        TrainConfig plain = TrainConfigLoader.load(write(sections).toString(), List.of());
+        assertFalse(TrainConfigLoader.toYaml(plain).contains("head-order"), "no longer written");
+
+        // A configuration file of the previous release, with an override of the key on top: one WARN line, same config.
+        Path old = write(sections + "model:\n  head-order: per-head\n");
+        List<String> warnings = warningsOf(() -> assertEquals(plain,
+                TrainConfigLoader.load(old.toString(), List.of("model.head-order=all-at-once"))));
+        assertEquals(1, warnings.size(), warnings.toString());
+        assertTrue(warnings.get(0).contains("model.head-order") && warnings.get(0).contains("no effect")
+                && warnings.get(0).contains("one at a time"), warnings.get(0));
+        assertTrue(warnings.get(0).contains(old.toString()), "names the file: " + warnings.get(0));
+
+        // Only on the command line, with any value (it is not validated any more).
+        Path current = write(sections);
+        warnings = warningsOf(() -> assertEquals(plain,
+                TrainConfigLoader.load(current.toString(), List.of("model.head-order=sometimes"))));
+        assertEquals(1, warnings.size(), warnings.toString());
+
+        // A checkpoint's config.yaml written by the previous release (its toYaml rendered the key).
+        String checkpointYaml = TrainConfigLoader.toYaml(plain).replace("  step-threads:", "  head-order: all-at-once\n  step-threads:");
+        assertTrue(checkpointYaml.contains("head-order: all-at-once"), checkpointYaml);
+        warnings = warningsOf(() -> assertEquals(plain, TrainConfigLoader.fromYaml(checkpointYaml, "checkpoint config.yaml")));
+        assertEquals(1, warnings.size(), warnings.toString());
+        assertTrue(warnings.get(0).contains("checkpoint config.yaml"), warnings.get(0));
+
+        // Without the key, nothing is logged; other unknown model keys are still errors.
+        assertEquals(List.of(), warningsOf(() -> TrainConfigLoader.load(current.toString(), List.of())));
+        assertMessage(current, List.of("model.head-ordr=per-head"), "unknown key model.head-ordr", "step-threads");
+    }
+
+    /** The WARN lines of {@link TrainConfigLoader} while {@code action} runs. */
+    private static List<String> warningsOf(Runnable action) {
+        List<String> lines = Collections.synchronizedList(new ArrayList<>());
+        AbstractAppender appender = new AbstractAppender("retired-keys-test", null, null, true, Property.EMPTY_ARRAY) {
+            @Override
+            public void append(LogEvent event) {
+                if (event.getLevel().isMoreSpecificThan(Level.WARN)) {
+                    lines.add(event.getMessage().getFormattedMessage());
+                }
+            }
+        };
+        appender.start();
+        Logger logger = (Logger) LogManager.getLogger(TrainConfigLoader.class);
+        logger.addAppender(appender);
+        try {
+            action.run();
+        } finally {
+            logger.removeAppender(appender);
+            appender.stop();
+        }
+        return new ArrayList<>(lines);
     }
 
     private void assertMessage(Path file, List<String> overrides, String part1, String part2) {

@@ -1,4 +1,4 @@
-package dev.mtpspark.spark.bench;
+package dev.mtpspark.bench;
 
 import dev.mtpspark.core.config.MtpModelConfig;
 import dev.mtpspark.core.model.MtpModel;
@@ -52,7 +52,6 @@ public final class SparkOverheadBenchmark {
     }
 
     public static void main(String[] args) throws Exception {
-        dev.mtpspark.core.model.SameDiffNoiseFilter.install();           // DL4J prints one line per differentiated op
         Path corpus = Path.of(args[0]);
         Path results = Path.of(args[1]);
         int steps = args.length > 2 ? Integer.parseInt(args[2]) : 120;

@@ -1,8 +1,7 @@
-package dev.mtpspark.spark.bench;
+package dev.mtpspark.bench;
 
 import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.mtpspark.core.config.HeadArchitecture;
-import dev.mtpspark.core.config.HeadOrder;
 import dev.mtpspark.core.config.MtpModelConfig;
 import dev.mtpspark.core.model.MtpBatches;
 import dev.mtpspark.core.model.MtpModel;
@@ -27,7 +26,7 @@ import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicLong;
 
 /**
- * Peak memory of a training step against n, the vocabulary size and the {@link HeadOrder}. Every configuration
+ * Peak memory of a training step against n and the vocabulary size. Every configuration
  * runs in a fresh JVM (peak figures are per process), which builds the model, then runs a few training steps
  * ({@code MtpModel.fit}, AdamW) on random windows while a thread samples ND4J's off-heap bytes.
  *
@@ -42,12 +41,9 @@ import java.util.concurrent.atomic.AtomicLong;
  * <p>Model: width 384, 6 attention heads, MLP 1536, T 256, batch 4 (the larger shape of the step benchmark), a
  * 5-block trunk plus n parallel heads (so n = 1 is the 6-block model), at vocabularies 256 and 32,000.
  *
- * <p>Three step implementations: {@code direct} (the hand-written step, which runs the heads one at a time; the
- * default on the CPU backend), {@code samediff-all-at-once} and {@code samediff-per-head} (the SameDiff graphs in the
- * two head orders, with {@code -Dmtp.step.kernel=samediff}).
+ * <p>The model's one training step runs the heads one at a time (the paper's memory-efficient order).
  *
- * <p>Usage: {@code PeakMemoryBenchmark <results.json> [steps=2] [n-list=1,2,4,8] [vocab-list=256,32000]
- * [steps-list=direct,samediff-all-at-once,samediff-per-head]}
+ * <p>Usage: {@code PeakMemoryBenchmark <results.json> [steps=2] [n-list=1,2,4,8] [vocab-list=256,32000]}
  */
 public final class PeakMemoryBenchmark {
     private static final long SEED = 1337;
@@ -58,25 +54,22 @@ public final class PeakMemoryBenchmark {
     private static final int BATCH = 4;
     private static final int TRUNK = 5;
     private static final String CHILD_HEAP = "1g";
-    private static final List<String> STEP_IMPLEMENTATIONS = List.of("direct", "samediff-all-at-once", "samediff-per-head");
 
     private PeakMemoryBenchmark() {
     }
 
     public static void main(String[] args) throws Exception {
         if (args.length > 0 && args[0].equals("--child")) {
-            child(Integer.parseInt(args[1]), Integer.parseInt(args[2]), args[3], Integer.parseInt(args[4]));
+            child(Integer.parseInt(args[1]), Integer.parseInt(args[2]), Integer.parseInt(args[3]));
             return;
         }
         Path results = Path.of(args[0]);
         int steps = args.length > 1 ? Integer.parseInt(args[1]) : 2;
         int[] ns = args.length > 2 ? parseList(args[2]) : new int[] {1, 2, 4, 8};
         int[] vocabs = args.length > 3 ? parseList(args[3]) : new int[] {256, 32000};
-        List<String> implementations = args.length > 4 ? List.of(args[4].split(",")) : STEP_IMPLEMENTATIONS;
-        for (String implementation : implementations) {
-            if (!STEP_IMPLEMENTATIONS.contains(implementation)) {
-                throw new IllegalArgumentException("unknown step implementation '" + implementation + "'; valid: " + STEP_IMPLEMENTATIONS);
-            }
+        if (args.length > 4) {
+            throw new IllegalArgumentException("usage: PeakMemoryBenchmark <results.json> [steps] [n-list] [vocab-list] (the step "
+                    + "implementations of earlier releases are gone: there is one training step now)");
         }
 
         String threshold = System.getenv("MALLOC_MMAP_THRESHOLD_");
@@ -92,64 +85,60 @@ public final class PeakMemoryBenchmark {
                 "batch", BATCH, "trunkDepth", TRUNK, "headArchitecture", "parallel", "dataType", "float32"));
 
         List<Map<String, Object>> rows = new ArrayList<>();
-        System.out.printf("| V | n | step | off-heap peak MiB | off-heap after build MiB | step working set MiB | heap peak MiB | RSS peak MiB | ms/step |%n");
-        System.out.printf("| --- | --- | --- | --- | --- | --- | --- | --- | --- |%n");
+        System.out.printf("| V | n | off-heap peak MiB | off-heap after build MiB | step working set MiB | heap peak MiB | RSS peak MiB | ms/step |%n");
+        System.out.printf("| --- | --- | --- | --- | --- | --- | --- | --- |%n");
         for (int vocab : vocabs) {
-            for (String implementation : implementations) {
-                for (int n : ns) {
-                    Map<String, Object> row = runChild(vocab, n, implementation, steps);
-                    rows.add(row);
-                    if (row.containsKey("error")) {
-                        System.out.printf("| %d | %d | %s | failed: %s |%n", vocab, n, implementation, row.get("error"));
-                    } else {
-                        System.out.printf("| %d | %d | %s | %,.0f | %,.0f | %,.0f | %,.0f | %,.0f | %,.0f |%n", vocab, n, implementation,
-                                mib(row, "offHeapPeakBytes"), mib(row, "offHeapAfterBuildBytes"),
-                                mib(row, "offHeapPeakBytes") - mib(row, "offHeapAfterBuildBytes"), mib(row, "heapPeakBytes"),
-                                mib(row, "rssPeakBytes"), ((Number) row.get("medianStepMs")).doubleValue());
-                    }
+            for (int n : ns) {
+                Map<String, Object> row = runChild(vocab, n, steps);
+                rows.add(row);
+                if (row.containsKey("error")) {
+                    System.out.printf("| %d | %d | failed: %s |%n", vocab, n, row.get("error"));
+                } else {
+                    System.out.printf("| %d | %d | %,.0f | %,.0f | %,.0f | %,.0f | %,.0f | %,.0f |%n", vocab, n,
+                            mib(row, "offHeapPeakBytes"), mib(row, "offHeapAfterBuildBytes"),
+                            mib(row, "offHeapPeakBytes") - mib(row, "offHeapAfterBuildBytes"), mib(row, "heapPeakBytes"),
+                            mib(row, "rssPeakBytes"), ((Number) row.get("medianStepMs")).doubleValue());
                 }
             }
         }
         out.put("results", rows);
-        out.put("ratios", ratios(rows, vocabs, ns, implementations));
+        out.put("ratios", ratios(rows, vocabs, ns));
         Bench.writeJson(results, out);
         System.out.println("results written to " + results);
     }
 
-    /** Off-heap peak of every configuration relative to n = 1 of the same vocabulary and order. */
-    private static Map<String, Object> ratios(List<Map<String, Object>> rows, int[] vocabs, int[] ns, List<String> implementations) {
+    /** Off-heap peak of every configuration relative to n = 1 of the same vocabulary. */
+    private static Map<String, Object> ratios(List<Map<String, Object>> rows, int[] vocabs, int[] ns) {
         Map<String, Object> ratios = new LinkedHashMap<>();
         for (int vocab : vocabs) {
-            for (String order : implementations) {
-                Map<String, Object> byN = new LinkedHashMap<>();
-                Double base = null;
-                for (Map<String, Object> r : rows) {
-                    if (matches(r, vocab, 1, order) && r.containsKey("offHeapPeakBytes")) {
-                        base = ((Number) r.get("offHeapPeakBytes")).doubleValue();
-                    }
+            Map<String, Object> byN = new LinkedHashMap<>();
+            Double base = null;
+            for (Map<String, Object> r : rows) {
+                if (matches(r, vocab, 1) && r.containsKey("offHeapPeakBytes")) {
+                    base = ((Number) r.get("offHeapPeakBytes")).doubleValue();
                 }
-                for (int n : ns) {
-                    for (Map<String, Object> r : rows) {
-                        if (base != null && matches(r, vocab, n, order) && r.containsKey("offHeapPeakBytes")) {
-                            byN.put("n" + n, Bench.round(((Number) r.get("offHeapPeakBytes")).doubleValue() / base, 3));
-                        }
-                    }
-                }
-                ratios.put("V" + vocab + "-" + order + "-offHeapPeak-vs-n1", byN);
             }
+            for (int n : ns) {
+                for (Map<String, Object> r : rows) {
+                    if (base != null && matches(r, vocab, n) && r.containsKey("offHeapPeakBytes")) {
+                        byN.put("n" + n, Bench.round(((Number) r.get("offHeapPeakBytes")).doubleValue() / base, 3));
+                    }
+                }
+            }
+            ratios.put("V" + vocab + "-offHeapPeak-vs-n1", byN);
         }
         return ratios;
     }
 
-    private static boolean matches(Map<String, Object> r, int vocab, int n, String implementation) {
-        return r.get("vocab").equals(vocab) && r.get("n").equals(n) && r.get("step").equals(implementation);
+    private static boolean matches(Map<String, Object> r, int vocab, int n) {
+        return r.get("vocab").equals(vocab) && r.get("n").equals(n);
     }
 
     private static double mib(Map<String, Object> row, String key) {
         return ((Number) row.get(key)).doubleValue() / (1024.0 * 1024.0);
     }
 
-    private static Map<String, Object> runChild(int vocab, int n, String implementation, int steps) throws IOException, InterruptedException {
+    private static Map<String, Object> runChild(int vocab, int n, int steps) throws IOException, InterruptedException {
         Path json = Files.createTempFile("mtp-peak-memory", ".json");
         List<String> cmd = new ArrayList<>();
         cmd.add(Path.of(System.getProperty("java.home"), "bin", "java").toString());
@@ -160,7 +149,7 @@ public final class PeakMemoryBenchmark {
         }
         cmd.addAll(List.of("-Xms" + CHILD_HEAP, "-Xmx" + CHILD_HEAP, "-XX:+AlwaysPreTouch"));
         cmd.addAll(List.of("-cp", System.getProperty("java.class.path"), PeakMemoryBenchmark.class.getName(),
-                "--child", String.valueOf(vocab), String.valueOf(n), implementation, String.valueOf(steps)));
+                "--child", String.valueOf(vocab), String.valueOf(n), String.valueOf(steps)));
         Process p = new ProcessBuilder(cmd).redirectErrorStream(true).redirectOutput(ProcessBuilder.Redirect.DISCARD)
                 .redirectInput(ProcessBuilder.Redirect.PIPE).start();
         p.getOutputStream().write((json + "\n").getBytes());
@@ -181,19 +170,13 @@ public final class PeakMemoryBenchmark {
         }
         row.putIfAbsent("vocab", vocab);
         row.putIfAbsent("n", n);
-        row.putIfAbsent("step", implementation);
         Files.deleteIfExists(json);
         return row;
     }
 
     /** Runs in the fresh JVM: reads the result path on stdin (its stdout is discarded), writes the figures there. */
-    private static void child(int vocab, int n, String implementation, int steps) throws Exception {
+    private static void child(int vocab, int n, int steps) throws Exception {
         Path json = Path.of(new String(System.in.readAllBytes()).trim());
-        HeadOrder order = implementation.endsWith("per-head") ? HeadOrder.PER_HEAD : HeadOrder.ALL_AT_ONCE;
-        if (implementation.startsWith("samediff")) {
-            System.setProperty(MtpModel.STEP_KERNEL_PROPERTY, "samediff");
-        }
-        dev.mtpspark.core.model.SameDiffNoiseFilter.install();
         AtomicLong peak = new AtomicLong();
         Thread sampler = new Thread(() -> {
             while (!Thread.currentThread().isInterrupted()) {
@@ -211,7 +194,7 @@ public final class PeakMemoryBenchmark {
         Map<String, Object> row = Bench.offMainThread(() -> {
             MtpModelConfig config = MtpModelConfig.builder().vocabSize(vocab).contextLength(CONTEXT).modelWidth(WIDTH)
                     .attentionHeads(HEADS).trunkDepth(TRUNK).mlpWidth(MLP).predictedTokens(n)
-                    .headArchitecture(HeadArchitecture.PARALLEL).headOrder(order).dropout(0).seed(SEED).build();
+                    .headArchitecture(HeadArchitecture.PARALLEL).dropout(0).seed(SEED).build();
             MtpModel model = MtpModel.create(config, OptimizerSettings.nanoGptRecipe(2000), DataType.FLOAT);
             Random random = new Random(SEED);
             List<MultiDataSet> batches = new ArrayList<>();
@@ -234,8 +217,6 @@ public final class PeakMemoryBenchmark {
             Map<String, Object> r = new LinkedHashMap<>();
             r.put("vocab", vocab);
             r.put("n", n);
-            r.put("step", implementation);
-            r.put("headOrder", order.name());
             r.put("parameters", model.parameterCounts().total());
             r.put("offHeapAfterBuildBytes", afterBuild);
             r.put("stepMs", Arrays.stream(ms).map(x -> Bench.round(x, 0)).toArray());

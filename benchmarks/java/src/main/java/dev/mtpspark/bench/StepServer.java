@@ -1,15 +1,13 @@
-package dev.mtpspark.spark.bench;
+package dev.mtpspark.bench;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.mtpspark.core.config.HeadArchitecture;
-import dev.mtpspark.core.config.HeadOrder;
 import dev.mtpspark.core.config.MtpModelConfig;
 import dev.mtpspark.core.model.MtpBatches;
 import dev.mtpspark.core.model.MtpModel;
 import dev.mtpspark.core.model.NpzExport;
 import dev.mtpspark.core.model.ParameterCounts;
-import dev.mtpspark.core.model.SameDiffNoiseFilter;
 import org.nd4j.linalg.api.buffer.DataType;
 import org.nd4j.linalg.api.ndarray.INDArray;
 import org.nd4j.linalg.dataset.api.MultiDataSet;
@@ -45,7 +43,7 @@ import java.util.concurrent.Executors;
  * <ul>
  *   <li>{@code info}: machine, JVM and ND4J description;</li>
  *   <li>{@code build <json>}: builds a model (single precision, plain Adam) from MtpModelConfig keys plus
- *       {@code batch}, {@code learningRate}, {@code headOrder}, {@code windows} (an int {@code .npy} [P, B, T + n] of token
+ *       {@code batch}, {@code learningRate}, {@code windows} (an int {@code .npy} [P, B, T + n] of token
  *       windows, turned into P batches outside any timing) and optionally {@code exportWeights} (an
  *       {@code .npz} path for the initial parameters, so the reference can start from the same weights);</li>
  *   <li>{@code steps <k>}: k training steps ({@link MtpModel#fit}: forward, backward, Adam update) on the
@@ -55,7 +53,7 @@ import java.util.concurrent.Executors;
  *   <li>{@code quit}.</li>
  * </ul>
  * Replies have an {@code event} field ({@code error} with a message on failure). Standard output carries
- * only replies: {@code System.out} is redirected to standard error (with DL4J's per-op lines filtered), so
+ * only replies: {@code System.out} is redirected to standard error, so
  * DL4J's and ND4J's own printing cannot corrupt the protocol.
  *
  * <p>All model work runs on one worker thread, never on the JVM main thread: {@code fit} on the main thread
@@ -78,7 +76,6 @@ public final class StepServer {
     public static void main(String[] args) throws Exception {
         PrintStream protocol = new PrintStream(new FileOutputStream(FileDescriptor.out), true, StandardCharsets.UTF_8);
         System.setOut(System.err);
-        SameDiffNoiseFilter.install();
         new StepServer(protocol).serve();
     }
 
@@ -140,7 +137,6 @@ public final class StepServer {
                 .trunkDepth(c.get("trunkDepth").asInt()).mlpWidth(c.get("mlpWidth").asInt())
                 .predictedTokens(c.get("predictedTokens").asInt())
                 .headArchitecture(HeadArchitecture.valueOf(c.path("headArchitecture").asText("PARALLEL")))
-                .headOrder(HeadOrder.valueOf(c.path("headOrder").asText("ALL_AT_ONCE")))
                 .stepThreads(c.path("stepThreads").asInt(0))
                 .dropout(0).seed(c.path("seed").asLong(1234)).build();
         double lr = c.path("learningRate").asDouble(1e-3);

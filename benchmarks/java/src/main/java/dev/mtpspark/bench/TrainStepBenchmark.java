@@ -1,7 +1,6 @@
-package dev.mtpspark.spark.bench;
+package dev.mtpspark.bench;
 
 import dev.mtpspark.core.config.HeadArchitecture;
-import dev.mtpspark.core.config.HeadOrder;
 import dev.mtpspark.core.config.MtpModelConfig;
 import dev.mtpspark.core.model.MtpBatches;
 import dev.mtpspark.core.model.MtpModel;
@@ -20,8 +19,7 @@ import java.util.Random;
 
 /**
  * Local training-step time (plain {@code MtpModel.fit}, no Spark) of n = 1 against n = 4, parameter-matched
- * and not, with the hand-written step and with the SameDiff graphs (heads all at once; n = 1 and matched n = 4 also
- * in the paper's per-head order), plus the hand-written n = 1 and matched n = 4 with one thread per step. The
+ * and not, plus n = 1 and matched n = 4 with one thread per step. The
  * configurations run interleaved (A B C A B C …) so that drift of the machine (other load,
  * frequency, GC) hits all of them alike; the first {@code warmup} steps of each are discarded. Batches are
  * built from random token windows (fixed seed) outside the timed region: only {@code fit} is timed.
@@ -45,15 +43,11 @@ public final class TrainStepBenchmark {
     record Shape(String name, int vocab, int context, int batch, int width, int heads, int mlp, int blocks) {
     }
 
-    /**
-     * {@code threads}: the model's {@code stepThreads} (0 = every core); {@code sameDiff}: its steps run the SameDiff
-     * graphs ({@code mtp.step.kernel=samediff}) instead of the hand-written step.
-     */
-    record Variant(String name, int trunk, int n, HeadOrder order, int threads, boolean sameDiff) {
+    /** {@code threads}: the model's {@code stepThreads} (0 = every core). */
+    record Variant(String name, int trunk, int n, int threads) {
     }
 
     public static void main(String[] args) throws Exception {
-        dev.mtpspark.core.model.SameDiffNoiseFilter.install();           // DL4J prints one line per differentiated op
         Path results = Path.of(args[0]);
         int steps = args.length > 1 ? Integer.parseInt(args[1]) : 30;
         int warmup = args.length > 2 ? Integer.parseInt(args[2]) : 5;
@@ -78,24 +72,18 @@ public final class TrainStepBenchmark {
 
     private static Map<String, Object> run(Shape s, int steps, int warmup) {
         List<Variant> variants = List.of(
-                new Variant("n1", s.blocks() - 1, 1, HeadOrder.ALL_AT_ONCE, 0, false),
-                new Variant("n4-unmatched", s.blocks() - 1, 4, HeadOrder.ALL_AT_ONCE, 0, false),
-                new Variant("n4-matched", s.blocks() - 4, 4, HeadOrder.ALL_AT_ONCE, 0, false),
-                // The same models through the SameDiff graphs, in both head orders: the hand-written step's gain.
-                new Variant("n1-samediff", s.blocks() - 1, 1, HeadOrder.ALL_AT_ONCE, 0, true),
-                new Variant("n4-unmatched-samediff", s.blocks() - 1, 4, HeadOrder.ALL_AT_ONCE, 0, true),
-                new Variant("n4-matched-samediff", s.blocks() - 4, 4, HeadOrder.ALL_AT_ONCE, 0, true),
-                new Variant("n1-samediff-per-head", s.blocks() - 1, 1, HeadOrder.PER_HEAD, 0, true),
-                new Variant("n4-matched-samediff-per-head", s.blocks() - 4, 4, HeadOrder.PER_HEAD, 0, true),
-                // The hand-written step with one thread per step (one shard): what the other threads add.
-                new Variant("n1-one-thread", s.blocks() - 1, 1, HeadOrder.ALL_AT_ONCE, 1, false),
-                new Variant("n4-matched-one-thread", s.blocks() - 4, 4, HeadOrder.ALL_AT_ONCE, 1, false));
+                new Variant("n1", s.blocks() - 1, 1, 0),
+                new Variant("n4-unmatched", s.blocks() - 1, 4, 0),
+                new Variant("n4-matched", s.blocks() - 4, 4, 0),
+                // One thread per step (one shard): what the other threads add.
+                new Variant("n1-one-thread", s.blocks() - 1, 1, 1),
+                new Variant("n4-matched-one-thread", s.blocks() - 4, 4, 1));
         List<MtpModel> models = new ArrayList<>();
         List<Random> rngs = new ArrayList<>();
         for (Variant v : variants) {
             MtpModelConfig c = MtpModelConfig.builder().vocabSize(s.vocab()).contextLength(s.context()).modelWidth(s.width())
                     .attentionHeads(s.heads()).trunkDepth(v.trunk()).mlpWidth(s.mlp()).predictedTokens(v.n())
-                    .headArchitecture(HeadArchitecture.PARALLEL).headOrder(v.order()).stepThreads(v.threads()).dropout(0).seed(SEED).build();
+                    .headArchitecture(HeadArchitecture.PARALLEL).stepThreads(v.threads()).dropout(0).seed(SEED).build();
             models.add(MtpModel.create(c, OptimizerSettings.nanoGptRecipe(2000), DataType.FLOAT));
             rngs.add(new Random(SEED));
         }
@@ -105,15 +93,8 @@ public final class TrainStepBenchmark {
             for (int i = 0; i < variants.size(); i++) {
                 MtpModel m = models.get(i);
                 MultiDataSet batch = randomBatch(rngs.get(i), s.batch(), m.config());
-                if (variants.get(i).sameDiff()) {
-                    System.setProperty(MtpModel.STEP_KERNEL_PROPERTY, "samediff");
-                }
                 long t0 = System.nanoTime();
-                try {
-                    m.fit(batch);
-                } finally {
-                    System.clearProperty(MtpModel.STEP_KERNEL_PROPERTY);
-                }
+                m.fit(batch);
                 double elapsed = (System.nanoTime() - t0) / 1e6;
                 if (step >= warmup) {
                     ms[i][step - warmup] = elapsed;
@@ -144,8 +125,6 @@ public final class TrainStepBenchmark {
             Map<String, Object> c = new LinkedHashMap<>();
             c.put("trunkDepth", v.trunk());
             c.put("heads", v.n());
-            c.put("headOrder", v.order().name());
-            c.put("trainingStep", v.sameDiff() ? "samediff" : "hand-written (DirectTrainingStep)");
             c.put("stepThreads", v.threads() == 0 ? "auto (" + Runtime.getRuntime().availableProcessors() + " cores)" : v.threads());
             c.put("blocks", v.trunk() + v.n());
             c.put("parameters", p.total());
@@ -166,21 +145,11 @@ public final class TrainStepBenchmark {
         Map<String, Object> ratios = new LinkedHashMap<>();
         ratios.put("n4UnmatchedOverN1", Bench.round(medians[1] / medians[0], 3));
         ratios.put("n4MatchedOverN1", Bench.round(medians[2] / medians[0], 3));
-        ratios.put("sameDiff-n4UnmatchedOverN1", Bench.round(medians[4] / medians[3], 3));
-        ratios.put("sameDiff-n4MatchedOverN1", Bench.round(medians[5] / medians[3], 3));
-        ratios.put("sameDiffPerHead-n4MatchedOverN1", Bench.round(medians[7] / medians[6], 3));
-        ratios.put("handWrittenOverSameDiff-n1", Bench.round(medians[0] / medians[3], 3));
-        ratios.put("handWrittenOverSameDiff-n4Unmatched", Bench.round(medians[1] / medians[4], 3));
-        ratios.put("handWrittenOverSameDiff-n4Matched", Bench.round(medians[2] / medians[5], 3));
-        ratios.put("sameDiffPerHeadOverAllAtOnce-n1", Bench.round(medians[6] / medians[3], 3));
-        ratios.put("allCoresOverOneThread-n1", Bench.round(medians[0] / medians[8], 3));
-        ratios.put("allCoresOverOneThread-n4Matched", Bench.round(medians[2] / medians[9], 3));
+        ratios.put("allCoresOverOneThread-n1", Bench.round(medians[0] / medians[3], 3));
+        ratios.put("allCoresOverOneThread-n4Matched", Bench.round(medians[2] / medians[4], 3));
         res.put("stepTimeRatios", ratios);
-        System.out.printf("step-time ratio n4/n1 (hand-written step): unmatched %.3f, parameter-matched %.3f%n", medians[1] / medians[0], medians[2] / medians[0]);
-        System.out.printf("step-time ratio n4/n1 (SameDiff):          unmatched %.3f, parameter-matched %.3f; per head, parameter-matched %.3f%n",
-                medians[4] / medians[3], medians[5] / medians[3], medians[7] / medians[6]);
-        System.out.printf("hand-written / SameDiff: n1 %.3f, n4 unmatched %.3f, n4 matched %.3f%n", medians[0] / medians[3], medians[1] / medians[4], medians[2] / medians[5]);
-        System.out.printf("all cores / one thread (hand-written): n1 %.3f, n4 matched %.3f%n", medians[0] / medians[8], medians[2] / medians[9]);
+        System.out.printf("step-time ratio n4/n1: unmatched %.3f, parameter-matched %.3f%n", medians[1] / medians[0], medians[2] / medians[0]);
+        System.out.printf("all cores / one thread: n1 %.3f, n4 matched %.3f%n", medians[0] / medians[3], medians[2] / medians[4]);
         return res;
     }
 

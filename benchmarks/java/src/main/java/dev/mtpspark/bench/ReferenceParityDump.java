@@ -1,14 +1,12 @@
-package dev.mtpspark.spark.bench;
+package dev.mtpspark.bench;
 
 import dev.mtpspark.core.config.HeadArchitecture;
-import dev.mtpspark.core.config.HeadOrder;
 import dev.mtpspark.core.config.MtpModelConfig;
 import dev.mtpspark.core.config.NormType;
 import dev.mtpspark.core.config.PositionalEncoding;
 import dev.mtpspark.core.model.MtpBatches;
 import dev.mtpspark.core.model.MtpModel;
 import dev.mtpspark.core.model.NpzExport;
-import dev.mtpspark.core.model.SameDiffNoiseFilter;
 import dev.mtpspark.core.stats.HorizonStats;
 import org.deeplearning4j.nn.graph.ComputationGraph;
 import org.nd4j.linalg.api.buffer.DataType;
@@ -53,29 +51,18 @@ public final class ReferenceParityDump {
     private ReferenceParityDump() {
     }
 
-    /** One case; {@code sameDiff}: train with the SameDiff graphs even where the hand-written step covers the configuration. */
-    record Case(HeadArchitecture arch, int n, NormType norm, PositionalEncoding position, DataType dataType, HeadOrder order,
-                boolean sameDiff) {
-        Case(HeadArchitecture arch, int n, NormType norm, PositionalEncoding position, DataType dataType) {
-            this(arch, n, norm, position, dataType, HeadOrder.ALL_AT_ONCE, false);
-        }
-
-        Case(HeadArchitecture arch, int n, NormType norm, PositionalEncoding position, DataType dataType, HeadOrder order) {
-            this(arch, n, norm, position, dataType, order, false);
-        }
-
+    /** One case: an architecture, a norm, a positional encoding and a floating-point type. */
+    record Case(HeadArchitecture arch, int n, NormType norm, PositionalEncoding position, DataType dataType) {
         String name() {
             return arch.name().toLowerCase() + "-n" + n + "-" + (norm == NormType.LAYER_NORM ? "ln" : "rms") + "-"
-                    + (position == PositionalEncoding.LEARNED ? "learned" : "rope") + "-" + dataType.name().toLowerCase()
-                    + (order == HeadOrder.PER_HEAD ? "-perhead" : "") + (sameDiff ? "-samediff" : "");
+                    + (position == PositionalEncoding.LEARNED ? "learned" : "rope") + "-" + dataType.name().toLowerCase();
         }
     }
 
     /**
-     * The issue's cases (n = 1, 2, 4 × parallel and sequential) in double and single precision, plus a few
-     * variants, and the per-head (memory-efficient) head order, whose gradients come from a different code path.
-     * The parallel-head cases with learned positions train through the hand-written step; the {@code -samediff}
-     * cases train the same configurations through the SameDiff graphs of both head orders.
+     * The issue's cases (n = 1, 2, 4 × parallel and sequential) in double and single precision, plus linear heads,
+     * RMSNorm and rotary positions. Every case runs through the model's one implementation (the heads one at a
+     * time, the paper's memory-efficient order).
      */
     static List<Case> cases() {
         List<Case> cases = new ArrayList<>();
@@ -89,17 +76,6 @@ public final class ReferenceParityDump {
         cases.add(new Case(HeadArchitecture.LINEAR, 2, NormType.LAYER_NORM, PositionalEncoding.LEARNED, DataType.DOUBLE));
         cases.add(new Case(HeadArchitecture.PARALLEL, 4, NormType.RMS_NORM, PositionalEncoding.LEARNED, DataType.DOUBLE));
         cases.add(new Case(HeadArchitecture.SEQUENTIAL, 4, NormType.RMS_NORM, PositionalEncoding.ROPE, DataType.DOUBLE));
-        for (HeadArchitecture arch : List.of(HeadArchitecture.PARALLEL, HeadArchitecture.SEQUENTIAL)) {
-            for (int n : new int[]{2, 4}) {
-                cases.add(new Case(arch, n, NormType.LAYER_NORM, PositionalEncoding.LEARNED, DataType.DOUBLE, HeadOrder.PER_HEAD));
-            }
-        }
-        cases.add(new Case(HeadArchitecture.PARALLEL, 4, NormType.LAYER_NORM, PositionalEncoding.LEARNED, DataType.FLOAT, HeadOrder.PER_HEAD));
-        for (DataType dt : List.of(DataType.DOUBLE, DataType.FLOAT)) {
-            for (HeadOrder order : HeadOrder.values()) {
-                cases.add(new Case(HeadArchitecture.PARALLEL, 4, NormType.LAYER_NORM, PositionalEncoding.LEARNED, dt, order, true));
-            }
-        }
         return cases;
     }
 
@@ -111,7 +87,7 @@ public final class ReferenceParityDump {
         // initStd 0.2 rather than 0.02: logits far from uniform, so the loss comparison is sensitive.
         return MtpModelConfig.builder().vocabSize(65).contextLength(16).modelWidth(32).attentionHeads(4)
                 .trunkDepth(2).mlpWidth(128).predictedTokens(c.n()).headArchitecture(c.arch()).lossWeights(weights)
-                .normType(c.norm()).positionalEncoding(c.position()).dropout(0).initStd(0.2).seed(4242 + c.n()).headOrder(c.order()).build();
+                .normType(c.norm()).positionalEncoding(c.position()).dropout(0).initStd(0.2).seed(4242 + c.n()).build();
     }
 
     public static void main(String[] args) throws Exception {
@@ -119,7 +95,6 @@ public final class ReferenceParityDump {
             System.err.println("usage: ReferenceParityDump <outdir>");
             System.exit(2);
         }
-        SameDiffNoiseFilter.install();
         Path out = Path.of(args[0]).toAbsolutePath();
         List<Map<String, Object>> results = new ArrayList<>();
         for (Case c : cases()) {
@@ -135,7 +110,7 @@ public final class ReferenceParityDump {
         System.out.println("wrote " + results.size() + " parity cases to " + out);
     }
 
-    private static Map<String, Object> dump(Case c, Path out) throws Exception {
+    static Map<String, Object> dump(Case c, Path out) throws Exception {
         // Double cases: every array ND4J creates internally is double too, as in GradientCheckTest.
         Nd4j.setDefaultDataTypes(c.dataType(), c.dataType());
         MtpModelConfig config = config(c);
@@ -167,14 +142,7 @@ public final class ReferenceParityDump {
 
         graph.setInputs(features);
         graph.setLabels(labels);
-        if (c.sameDiff()) {
-            System.setProperty(MtpModel.STEP_KERNEL_PROPERTY, "samediff");
-        }
-        try {
-            graph.computeGradientAndScore();
-        } finally {
-            System.clearProperty(MtpModel.STEP_KERNEL_PROPERTY);
-        }
+        graph.computeGradientAndScore();
         double score = graph.score();
         Map<String, INDArray> gradients = new LinkedHashMap<>();
         Map<String, Double> norms = new LinkedHashMap<>();
@@ -203,8 +171,6 @@ public final class ReferenceParityDump {
         cfg.put("normEpsilon", config.normEpsilon());
         cfg.put("initStd", config.initStd());
         cfg.put("seed", config.seed());
-        cfg.put("headOrder", config.headOrder().name());
-        cfg.put("trainingStep", c.sameDiff() ? "samediff" : "default");
 
         Map<String, Object> r = new LinkedHashMap<>();
         r.put("name", name);

@@ -1,4 +1,4 @@
-package dev.mtpspark.spark.bench;
+package dev.mtpspark.bench;
 
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.SerializationFeature;
