@@ -169,15 +169,7 @@ final class CpuKernels implements Kernels {
             sigmoid.write(from, second, n, floats);
         }
         Transforms.sigmoid(sigmoid.view(0, count, 1, count), false);     // the exponentials, vectorised
-        for (int from = 0; from < count; from += chunk) {
-            int n = Math.min(chunk, count - from);
-            u.read(from, first, n, floats);
-            sigmoid.read(from, second, n, floats);
-            for (int i = 0; i < n; i++) {
-                third[i] = first[i] * second[i];
-            }
-            out.write(from, third, n, floats);
-        }
+        multiply(u, sigmoid, out, count);
     }
 
     @Override
