@@ -12,13 +12,19 @@ import java.util.Arrays;
  * The kernels on the CPU backend: every product is one OpenBLAS call on the matrices' off-heap buffers; the
  * exponentials (GELU's sigmoid, the softmaxes) are ND4J's vectorised operations on whole matrices; everything else
  * is a Java loop over heap chunks read and written in bulk ({@link DenseMatrix#read}), which the JIT turns into
- * plain memory loops (docs/performance.md, improvement 8). One instance per thread: the chunks are scratch space.
+ * plain memory loops (docs/performance.md, improvement 8). Below {@link #DEFAULT_VECTORISED_FROM} elements (one
+ * position of a KV-cached decoding step) the exponentials are Java loops too: there an ND4J operation's fixed cost
+ * is larger than the work. One instance per thread: the chunks are scratch space.
  */
 final class CpuKernels implements Kernels {
     private static final double GELU_C = 2.0 * Math.sqrt(2.0 / Math.PI);
     private static final double GELU_CUBIC = GELU_C * 0.044715;
 
+    /** Element count from which the exponentials go through ND4J's vectorised operations. */
+    static final int DEFAULT_VECTORISED_FROM = 8192;
+
     private final int headWidth;
+    private final int vectorisedFrom;
     private final double[] cos;          // [T, headWidth / 2]
     private final double[] sin;
     private final int chunk;
@@ -31,7 +37,13 @@ final class CpuKernels implements Kernels {
     private DenseMatrix scores;
 
     CpuKernels(int contextLength, int headWidth) {
+        this(contextLength, headWidth, DEFAULT_VECTORISED_FROM);
+    }
+
+    /** With the element count from which exponentials are vectorised (tests run both paths). */
+    CpuKernels(int contextLength, int headWidth, int vectorisedFrom) {
         this.headWidth = headWidth;
+        this.vectorisedFrom = vectorisedFrom;
         int half = headWidth / 2;
         cos = new double[contextLength * half];
         sin = new double[contextLength * half];
@@ -166,9 +178,16 @@ final class CpuKernels implements Kernels {
                 double x = first[i];
                 second[i] = GELU_C * x + GELU_CUBIC * x * x * x;
             }
+            if (count < vectorisedFrom) {
+                for (int i = 0; i < n; i++) {
+                    second[i] = 1 / (1 + Math.exp(-second[i]));
+                }
+            }
             sigmoid.write(from, second, n, floats);
         }
-        Transforms.sigmoid(sigmoid.view(0, count, 1, count), false);     // the exponentials, vectorised
+        if (count >= vectorisedFrom) {
+            Transforms.sigmoid(sigmoid.view(0, count, 1, count), false);     // the exponentials, vectorised
+        }
         multiply(u, sigmoid, out, count);
     }
 
@@ -209,8 +228,15 @@ final class CpuKernels implements Kernels {
                 }
             }
         }
-        INDArray all = probs.view(0, keys, (long) sequences * heads * queries, keys);
-        Nd4j.exec(new SoftMax(all, all, 1));             // every row of every head in one vectorised softmax
+        int rows = sequences * heads * queries;
+        if ((long) rows * keys >= vectorisedFrom) {
+            INDArray all = probs.view(0, keys, rows, keys);
+            Nd4j.exec(new SoftMax(all, all, 1));         // every row of every head in one vectorised softmax
+        } else {
+            for (int r = 0; r < rows; r++) {
+                softmaxRow(probs, r * keys, keys);
+            }
+        }
         for (int s = 0; s < sequences; s++) {
             for (int j = 0; j < heads; j++) {
                 int p = (s * heads + j) * queries * keys;
@@ -218,6 +244,24 @@ final class CpuKernels implements Kernels {
                         0, out, s * queries * outLd + j * hd, outLd);
             }
         }
+    }
+
+    private void softmaxRow(DenseMatrix m, int from, int count) {
+        double[] row = first;
+        m.read(from, row, count, floats);
+        double max = Double.NEGATIVE_INFINITY;
+        for (int i = 0; i < count; i++) {
+            max = Math.max(max, row[i]);
+        }
+        double sum = 0;
+        for (int i = 0; i < count; i++) {
+            row[i] = Math.exp(row[i] - max);
+            sum += row[i];
+        }
+        for (int i = 0; i < count; i++) {
+            row[i] /= sum;
+        }
+        m.write(from, row, count, floats);
     }
 
     @Override

@@ -204,6 +204,10 @@ final class DenseMatrix {
     static void gemm(boolean transA, boolean transB, int m, int n, int k, double alpha,
                      DenseMatrix a, int aOff, int lda, DenseMatrix b, int bOff, int ldb,
                      double beta, DenseMatrix c, int cOff, int ldc) {
+        if (m == 1) {
+            rowTimesMatrix(transA ? lda : 1, transB, n, k, alpha, a, aOff, b, bOff, ldb, beta, c, cOff);
+            return;
+        }
         int ta = transA ? CblasTrans : CblasNoTrans;
         int tb = transB ? CblasTrans : CblasNoTrans;
         // JavaCPP passes a buffer's address plus its position; each operand gets its own duplicate, as two of
@@ -214,6 +218,25 @@ final class DenseMatrix {
         } else {
             cblas_dgemm(CblasRowMajor, ta, tb, m, n, k, alpha, a.doubles().duplicate().position(aOff), lda,
                     b.doubles().duplicate().position(bOff), ldb, beta, c.doubles().duplicate().position(cOff), ldc);
+        }
+    }
+
+    /**
+     * A one-row product (a KV-cached decoding step) as a matrix-vector product: a {@code 1 × n} gemm is OpenBLAS's
+     * slow path (see {@link #addColumnSums}). {@code y = x·op(B)}, x read with stride {@code incx}.
+     */
+    private static void rowTimesMatrix(int incx, boolean transB, int n, int k, double alpha, DenseMatrix a, int aOff,
+                                       DenseMatrix b, int bOff, int ldb, double beta, DenseMatrix c, int cOff) {
+        // y = op(B)ᵀ·x: B [k, n] row-major is read transposed; B [n, k] (transB) as it is.
+        int trans = transB ? CblasNoTrans : CblasTrans;
+        int rows = transB ? n : k;
+        int cols = transB ? k : n;
+        if (c.floats() != null) {
+            cblas_sgemv(CblasRowMajor, trans, rows, cols, (float) alpha, b.floats().duplicate().position(bOff), ldb,
+                    a.floats().duplicate().position(aOff), incx, (float) beta, c.floats().duplicate().position(cOff), 1);
+        } else {
+            cblas_dgemv(CblasRowMajor, trans, rows, cols, alpha, b.doubles().duplicate().position(bOff), ldb,
+                    a.doubles().duplicate().position(aOff), incx, beta, c.doubles().duplicate().position(cOff), 1);
         }
     }
 

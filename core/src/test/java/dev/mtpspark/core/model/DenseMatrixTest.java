@@ -64,6 +64,35 @@ class DenseMatrixTest {
 
     @ParameterizedTest
     @EnumSource(Precision.class)
+    void oneRowProductsGoThroughTheMatrixVectorPathWithTheSameResult(Precision p) {
+        Nd4j.getRandom().setSeed(5);
+        INDArray x = Nd4j.rand(p.type, 3, 7).subi(0.5);            // row 1, columns [2, 6): op(A) = x[1, 2..6)
+        INDArray b = Nd4j.rand(p.type, 4, 9).subi(0.5);            // op(B) = columns [1, 6) of b, 4 x 5
+        INDArray bt = Nd4j.rand(p.type, 5, 6).subi(0.5);           // op(B) = bt[:, 1..5)^T, 4 x 5
+        INDArray c = Nd4j.rand(p.type, 1, 8);
+        INDArray opA = x.get(NDArrayIndex.interval(1, 2), NDArrayIndex.interval(2, 6));
+        for (boolean transB : new boolean[] {false, true}) {
+            DenseMatrix cm = filled(c);
+            INDArray opB = transB ? bt.get(NDArrayIndex.all(), NDArrayIndex.interval(1, 5)).transpose()
+                    : b.get(NDArrayIndex.all(), NDArrayIndex.interval(1, 6));
+            DenseMatrix.gemm(false, transB, 1, 5, 4, 0.5, filled(x), 7 + 2, 7, filled(transB ? bt : b), 1,
+                    transB ? 6 : 9, 2.0, cm, 3, 8);
+            INDArray expected = c.dup();
+            expected.get(NDArrayIndex.all(), NDArrayIndex.interval(3, 8)).assign(opA.mmul(opB).muli(0.5)
+                    .addi(c.get(NDArrayIndex.all(), NDArrayIndex.interval(3, 8)).mul(2.0)));
+            assertTrue(expected.equalsWithEps(cm.array().reshape(1, 8), p.tolerance), "transB " + transB + ": " + expected + " vs " + cm.array());
+        }
+        // op(A) = A^T of a 4 x 1 column stored with leading dimension 3.
+        INDArray column = Nd4j.rand(p.type, 4, 3);
+        DenseMatrix out = DenseMatrix.allocate(p.type, 5);
+        DenseMatrix.gemm(true, false, 1, 5, 4, 1, filled(column), 1, 3, filled(b), 1, 9, 0, out, 0, 5);
+        INDArray expected = column.get(NDArrayIndex.all(), NDArrayIndex.interval(1, 2)).transpose()
+                .mmul(b.get(NDArrayIndex.all(), NDArrayIndex.interval(1, 6)));
+        assertTrue(expected.equalsWithEps(out.array().reshape(1, 5), p.tolerance), expected + " vs " + out.array());
+    }
+
+    @ParameterizedTest
+    @EnumSource(Precision.class)
     void columnSumsAddToTheTarget(Precision p) {
         INDArray x = Nd4j.rand(p.type, 9, 4).subi(0.5);
         DenseMatrix ones = DenseMatrix.allocate(p.type, 9);
