@@ -4,6 +4,8 @@
 # large shapes, n = 1 and n = 4 (parameter-matched and not), plus the machine's fp32 matrix-multiply peak.
 # See benchmarks/reference/README.md. Needs the reference (benchmarks/reference/install.sh).
 # Usage: benchmarks/java-vs-pytorch.sh [bench_interleaved.py options, e.g. --rounds small=8,large=4 --threads 2]
+#   (--variants also takes other head architectures and position encodings, e.g. sequential-rope-n4-matched, and
+#   --baseline-java adds an earlier build's step server: benchmarks/train-step-variants.sh runs both)
 #   → prints the figures, writes benchmarks/results/java-vs-pytorch.json (a few minutes on an idle 2-core machine)
 set -euo pipefail
 cd "$(dirname "$0")/.."

@@ -6,7 +6,8 @@ long-lived child process and talks to it over stdin/stdout. For every configurat
 same model (PyTorch loads the Java model's initial weights) and cycle through the same random token
 batches; then blocks of steps alternate, Java, PyTorch, Java, PyTorch ..., so that drift of the machine
 (other load, clock, memory) hits both alike and only one side computes at a time. Warm-up blocks are
-discarded. A training step is forward + backward + Adam update in single precision: MtpModel.fit with
+discarded. With --baseline-java a second Java step server (an earlier build, e.g. through
+benchmarks/baseline-java.sh) takes part too: new Java, baseline Java, PyTorch, new Java, ... A training step is forward + backward + Adam update in single precision: MtpModel.fit with
 Adam(lr) on the Java side, zero_grad / backward / torch.optim.Adam.step on the PyTorch side.
 
 It also measures the machine's single-precision matrix-multiply peak (square products through torch and
@@ -17,6 +18,7 @@ Usage: see --help; benchmarks/java-vs-pytorch.sh runs it with the defaults.
 """
 import argparse
 import datetime
+import hashlib
 import json
 import os
 import platform
@@ -32,7 +34,8 @@ import torch
 
 sys.dont_write_bytecode = True   # no __pycache__ in the source tree
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from mtp_reference import MtpConfig, MtpReference, load_npz_parameters, model_flops_per_token  # noqa: E402
+from mtp_reference import (LEARNED, LINEAR, PARALLEL, ROPE, SEQUENTIAL, MtpConfig, MtpReference,  # noqa: E402
+                           load_npz_parameters, model_flops_per_token)
 
 # nanoGPT's shakespeare-char CPU recipe, and a larger shape (nanoGPT's GPU shakespeare-char model at batch 4).
 SHAPES = {
@@ -40,14 +43,53 @@ SHAPES = {
     "large": dict(vocabSize=65, contextLength=256, batch=4, modelWidth=384, attentionHeads=6, mlpWidth=1536, layers=6),
 }
 # As TrainStepBenchmark: n = 1 with L - 1 trunk blocks + 1 head block; n = 4 with the same trunk (4 head
-# blocks, more parameters); n = 4 parameter-matched (the paper's rule: n - 1 trunk blocks fewer).
-VARIANTS = {"n1": (1, 1), "n4-unmatched": (4, 1), "n4-matched": (4, 4)}   # name -> (n, trunk blocks removed)
+# blocks, more parameters); n = 4 parameter-matched (the paper's rule: n - 1 trunk blocks fewer, so that trunk +
+# head blocks = L). A variant name is [ARCH-POS-]nK[-matched|-unmatched]: ARCH parallel|sequential|linear,
+# POS learned|rope (default parallel-learned, so "n1", "n4-unmatched", "n4-matched" are the original three);
+# see variant_spec for the trunk depth of each.
+LEGACY_VARIANTS = ("n1", "n4-unmatched", "n4-matched")
+ARCHITECTURES = {"parallel": PARALLEL, "sequential": SEQUENTIAL, "linear": LINEAR}
+POSITIONS = {"learned": LEARNED, "rope": ROPE}
+
+
+def head_blocks(arch, n):
+    """Transformer blocks the heads add (mtp_reference.MtpConfig.head_blocks)."""
+    return {PARALLEL: n, SEQUENTIAL: n - 1, LINEAR: 0}[arch]
+
+
+def variant_spec(name, layers, matching="blocks"):
+    """(headArchitecture, positionalEncoding, n, trunkDepth) of a variant name for an L-layer shape.
+    nK (K = 1) and nK-unmatched: L - 1 trunk blocks (the n = 1 parallel model's trunk) + the heads.
+    nK-matched, matching "blocks" (default): trunk = L - the blocks the heads add, so trunk + head blocks = L
+    (parallel: L - K, the paper's rule; sequential: L - (K - 1), its head 1 being the trunk output; linear: L, its
+    heads being d x d maps); matching "trunk": L - K for every architecture (the parallel rule applied as is)."""
+    parts = name.split("-")
+    arch, pos = PARALLEL, LEARNED
+    if parts and parts[0] in ARCHITECTURES:
+        if len(parts) < 3 or parts[1] not in POSITIONS:
+            raise SystemExit(f"variant '{name}': expected ARCH-POS-nK[-matched|-unmatched], POS one of {', '.join(POSITIONS)}")
+        arch, pos, parts = ARCHITECTURES[parts[0]], POSITIONS[parts[1]], parts[2:]
+    if not parts or not parts[0].startswith("n") or not parts[0][1:].isdigit() or len(parts) > 2 \
+            or (len(parts) == 2 and parts[1] not in ("matched", "unmatched")):
+        raise SystemExit(f"variant '{name}': expected [ARCH-POS-]nK[-matched|-unmatched]")
+    n = int(parts[0][1:])
+    matched = len(parts) == 2 and parts[1] == "matched"
+    if not matched:
+        trunk = layers - 1
+    elif matching == "trunk":
+        trunk = layers - n
+    else:
+        trunk = layers - head_blocks(arch, n)
+    if trunk < 0:
+        raise SystemExit(f"variant '{name}': no trunk depth fits {layers} layers")
+    return arch, pos, n, trunk
 
 
 class JavaSide:
     """The StepServer child process: one command line in, one JSON line out."""
 
-    def __init__(self, command, env, log_path):
+    def __init__(self, command, env, log_path, name="Java"):
+        self.name = name
         self.log = open(log_path, "w")
         self.proc = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self.log,
                                      env=env, text=True, bufsize=1)
@@ -57,14 +99,14 @@ class JavaSide:
         while True:
             line = self.proc.stdout.readline()
             if not line:
-                raise RuntimeError(f"the Java step server exited (code {self.proc.poll()}); see {self.log.name}")
+                raise RuntimeError(f"the {self.name} step server exited (code {self.proc.poll()}); see {self.log.name}")
             line = line.strip()
             if not line.startswith("{"):
-                print(f"  (ignored non-protocol output of the Java side: {line[:120]})", file=sys.stderr)
+                print(f"  (ignored non-protocol output of the {self.name} side: {line[:120]})", file=sys.stderr)
                 continue
             reply = json.loads(line)
             if reply.get("event") == "error":
-                raise RuntimeError(f"Java step server: {reply.get('message')}")
+                raise RuntimeError(f"{self.name} step server: {reply.get('message')}")
             if reply.get("event") != expected:
                 raise RuntimeError(f"expected a '{expected}' reply, got {line[:200]}")
             return reply
@@ -145,11 +187,12 @@ def load_average():
         return "unknown"
 
 
-def run_config(java, shape_name, shape, variant, n, removed, args, workdir):
+def run_config(java, baseline, shape_name, shape, variant, args, workdir):
+    arch, pos, n, trunk = variant_spec(variant, shape["layers"], args.matching)
     cfg = MtpConfig(vocabSize=shape["vocabSize"], contextLength=shape["contextLength"],
                     modelWidth=shape["modelWidth"], attentionHeads=shape["attentionHeads"],
-                    trunkDepth=shape["layers"] - removed, mlpWidth=shape["mlpWidth"], predictedTokens=n,
-                    headArchitecture="PARALLEL", seed=args.seed)
+                    trunkDepth=trunk, mlpWidth=shape["mlpWidth"], predictedTokens=n,
+                    headArchitecture=arch, positionalEncoding=pos, seed=args.seed)
     batch = shape["batch"]
     rng = np.random.default_rng(args.seed)
     windows = rng.integers(0, cfg.vocabSize, size=(args.batches, batch, cfg.contextLength + n), dtype=np.int32)
@@ -157,28 +200,53 @@ def run_config(java, shape_name, shape, variant, n, removed, args, workdir):
     weights_path = os.path.join(workdir, "weights.npz")
     np.save(windows_path, windows)
     spec = {k: getattr(cfg, k) for k in ("vocabSize", "contextLength", "modelWidth", "attentionHeads", "trunkDepth",
-                                         "mlpWidth", "predictedTokens", "headArchitecture", "seed")}
+                                         "mlpWidth", "predictedTokens", "headArchitecture", "positionalEncoding",
+                                         "normType", "seed")}
     spec.update(batch=batch, learningRate=args.lr, windows=windows_path,
                 exportWeights=weights_path, stepThreads=args.step_threads)
     built = java.call("build " + json.dumps(spec), "built")
+    check_built(built, cfg, "Java")
     side = TorchSide(cfg, weights_path, windows, args.lr)
     torch_params = sum(p.numel() for p in side.model.parameters())
     if torch_params != built["parameters"]:
         raise RuntimeError(f"parameter counts differ: java {built['parameters']}, torch {torch_params}")
+    base_built, base_error = None, None
+    wanted = args.baseline_variants in (None, "all") or variant in args.baseline_variants.split(",")
+    if baseline is not None and wanted:
+        try:
+            # Its own initialisation (no import command; the same seed, so equal weights where the scheme is the
+            # same: the losses show it), the same batches; what is compared is the step's cost.
+            base_spec = dict(spec)
+            base_spec.pop("exportWeights")
+            base_built = baseline.call("build " + json.dumps(base_spec), "built")
+            check_built(base_built, cfg, baseline.name)
+            if base_built["parameters"] != torch_params:
+                raise RuntimeError(f"parameter counts differ: {baseline.name} {base_built['parameters']}, torch {torch_params} "
+                                   "(does that build know every key of the configuration?)")
+        except RuntimeError as e:
+            base_built, base_error = None, str(e)
+            print(f"  {baseline.name} side skipped for {variant}: {e}", flush=True)
 
     block = args.block[shape_name]
     warm, rounds = args.warmup_blocks[shape_name], args.rounds[shape_name]
-    print(f"\n{shape_name} {variant}: trunk {cfg.trunkDepth} + {n} heads, {torch_params:,} parameters; "
-          f"{warm} warm-up + {rounds} measured blocks of {block} steps per side, alternating Java/PyTorch", flush=True)
-    java_ms, torch_ms = [], []
-    java_score = torch_score = float("nan")
+    sides = "Java/" + (baseline.name + "/" if base_built else "") + "PyTorch"
+    print(f"\n{shape_name} {variant}: {arch.lower()} heads, {pos.lower()} positions, trunk {cfg.trunkDepth} + {n} heads "
+          f"({cfg.blocks} blocks), {torch_params:,} parameters; {warm} warm-up + {rounds} measured blocks of {block} "
+          f"steps per side, alternating {sides}", flush=True)
+    java_ms, torch_ms, base_ms = [], [], []
+    java_score = torch_score = base_score = float("nan")
     for r in range(warm + rounds):
         j = java.call(f"steps {block}", "steps")
+        if base_built:
+            b = baseline.call(f"steps {block}", "steps")
+            base_score = b["score"]
         tm, torch_score = side.steps(block)
         java_score = j["score"]
         if r >= warm:
             java_ms += j["ms"]
             torch_ms += tm
+            if base_built:
+                base_ms += b["ms"]
     tokens = batch * cfg.contextLength
     fl = model_flops_per_token(cfg)
     flops = fl["total"] * tokens
@@ -190,14 +258,35 @@ def run_config(java, shape_name, shape, variant, n, removed, args, workdir):
     print(f"  PyTorch median {tres['medianMs']:9.1f} ms (p10-p90 {tres['p10Ms']:.1f}-{tres['p90Ms']:.1f}), "
           f"{tres['tokensPerSecond']:8.0f} tokens/s, MFU {100 * tres['mfu']:.2f} %, last loss {torch_score:.3f}")
     print(f"  Java/PyTorch: step time {ratio_time:.2f}x, tokens/s {1 / ratio_time:.3f}x", flush=True)
+    out = {"headArchitecture": arch, "positionalEncoding": pos, "normType": cfg.normType,
+           "trunkDepth": cfg.trunkDepth, "heads": n, "blocks": cfg.blocks, "parameters": torch_params,
+           "parameterCounts": built["parameterCounts"], "javaBuildMs": round(built["buildMs"], 1),
+           "tokensPerStep": tokens, "modelFlopsPerToken": fl, "modelFlopsPerStep": flops,
+           "warmupSteps": warm * block, "measuredSteps": rounds * block, "blockSteps": block,
+           "java": jres, "pytorch": tres,
+           "javaOverPytorchStepTime": round(ratio_time, 3), "javaOverPytorchTokensPerSecond": round(1 / ratio_time, 3)}
+    if base_built:
+        bres = summary(base_ms, tokens, flops, args.peak)
+        print(f"  {baseline.name:7s} median {bres['medianMs']:9.1f} ms (p10-p90 {bres['p10Ms']:.1f}-{bres['p90Ms']:.1f}), "
+              f"{bres['tokensPerSecond']:8.0f} tokens/s, MFU {100 * bres['mfu']:.2f} %, last loss {base_score:.3f} "
+              "(its own initialisation, the same seed)")
+        print(f"  Java/{baseline.name}: tokens/s {bres['medianMs'] / jres['medianMs']:.3f}x; {baseline.name}/PyTorch: "
+              f"tokens/s {tres['medianMs'] / bres['medianMs']:.3f}x", flush=True)
+        out.update(baseline=bres, baselineBuildMs=round(base_built["buildMs"], 1),
+                   javaOverBaselineTokensPerSecond=round(bres["medianMs"] / jres["medianMs"], 3),
+                   baselineOverPytorchTokensPerSecond=round(tres["medianMs"] / bres["medianMs"], 3))
+    elif base_error:
+        out["baselineSkipped"] = base_error
     if max(jres["mfu"], tres["mfu"]) > 1:
         print("  warning: MFU above 100 %: the measured peak is too low (busy machine, or --gemm sizes too small)")
-    return {"trunkDepth": cfg.trunkDepth, "heads": n, "blocks": cfg.blocks, "parameters": torch_params,
-            "parameterCounts": built["parameterCounts"], "javaBuildMs": round(built["buildMs"], 1),
-            "tokensPerStep": tokens, "modelFlopsPerToken": fl, "modelFlopsPerStep": flops,
-            "warmupSteps": warm * block, "measuredSteps": rounds * block, "blockSteps": block,
-            "java": jres, "pytorch": tres,
-            "javaOverPytorchStepTime": round(ratio_time, 3), "javaOverPytorchTokensPerSecond": round(1 / ratio_time, 3)}
+    return out
+
+
+def check_built(built, cfg, name):
+    """A step server that echoes what it built must have built the requested variant (older ones echo nothing)."""
+    for key in ("headArchitecture", "positionalEncoding", "normType"):
+        if key in built and built[key] != getattr(cfg, key):
+            raise RuntimeError(f"{name} built {key} {built[key]}, asked for {getattr(cfg, key)}")
 
 
 # Samples per configuration: small 2 warm-up + 8 measured rounds of 3 steps per side, large 1 + 4 rounds of 2.
@@ -226,7 +315,18 @@ def main():
     ap.add_argument("--java", default="bin/mtp-local",
                     help="command that runs a main class named by MTP_MAIN_CLASS (default bin/mtp-local)")
     ap.add_argument("--shapes", default="small,large", help="comma list of: " + ", ".join(SHAPES))
-    ap.add_argument("--variants", default="n1,n4-unmatched,n4-matched", help="comma list of: " + ", ".join(VARIANTS))
+    ap.add_argument("--variants", default=",".join(LEGACY_VARIANTS),
+                    help="comma list of [ARCH-POS-]nK[-matched|-unmatched] (ARCH: parallel, sequential, linear; POS: "
+                         "learned, rope; default parallel-learned), e.g. n1, n4-matched, sequential-rope-n4-matched")
+    ap.add_argument("--matching", choices=("blocks", "trunk"), default="blocks",
+                    help="trunk depth of -matched variants: 'blocks' = L minus the blocks the heads add (parallel L - n, "
+                         "sequential L - n + 1, linear L); 'trunk' = L - n for every architecture")
+    ap.add_argument("--baseline-java", default=None,
+                    help="command of a second Java step server (an earlier build, e.g. 'benchmarks/baseline-java.sh "
+                         "dev.mtpspark.bench.StepServer'), interleaved as Java, baseline, PyTorch")
+    ap.add_argument("--baseline-label", default="baseline", help="the baseline's name in the output and the JSON")
+    ap.add_argument("--baseline-variants", default=None,
+                    help="comma list of the variants the baseline runs (default: all of --variants)")
     ap.add_argument("--rounds", help="measured Java/PyTorch rounds per configuration: N or small=N,large=M "
                                      f"(default {DEFAULT_ROUNDS})")
     ap.add_argument("--block", help=f"steps per block, as --rounds (default {DEFAULT_BLOCK})")
@@ -254,12 +354,19 @@ def main():
                MKL_NUM_THREADS=str(args.threads))
     env.setdefault("MTP_JAVA_OPTS", "-Xmx4g")
     load_start = load_average()
+    source_start = source_state()
     started = time.time()
     workdir = tempfile.mkdtemp(prefix="mtp-java-vs-pytorch-")
     log_path = os.path.join(workdir, "step-server.log")
     print(f"load average at start: {load_start}; Java side log: {log_path}", flush=True)
     java = JavaSide(shlex.split(args.java), env, log_path)
+    baseline = None
     try:
+        if args.baseline_java:
+            base_log = os.path.join(workdir, "baseline-step-server.log")
+            print(f"baseline Java side: {args.baseline_java} (log {base_log})", flush=True)
+            baseline = JavaSide(["bash", "-c", args.baseline_java], env, base_log, name=args.baseline_label)
+            base_info = baseline.call("info", "info")
         info = java.call("info", "info")
         # Peak: the best single-precision square product of both libraries, alternating sides too.
         gemm = {"torch": {}, "nd4j": {}}
@@ -276,8 +383,7 @@ def main():
             shape = SHAPES[shape_name]
             configs = {}
             for variant in [v for v in args.variants.split(",") if v]:
-                n, removed = VARIANTS[variant]
-                configs[variant] = run_config(java, shape_name, shape, variant, n, removed, args, workdir)
+                configs[variant] = run_config(java, baseline, shape_name, shape, variant, args, workdir)
             ratios = {}
             if "n1" in configs:
                 for v in ("n4-unmatched", "n4-matched"):
@@ -288,6 +394,8 @@ def main():
             shapes[shape_name] = {"shape": shape, "configurations": configs, "stepTimeRatios": ratios}
     finally:
         java.close()
+        if baseline is not None:
+            baseline.close()
     load_end = load_average()
 
     machine = dict(info["machine"])
@@ -299,6 +407,8 @@ def main():
         "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
         "command": args.command or " ".join(shlex.quote(a) for a in sys.argv),
         "machine": machine,
+        "source": source_state(),
+        "sourceAtStart": source_start,
         "threads": {"torch.set_num_threads": args.threads, "OMP_NUM_THREADS": args.threads,
                     "OPENBLAS_NUM_THREADS": args.threads, "MKL_NUM_THREADS": args.threads,
                     "nd4jOmpThreads": machine.get("nd4jOmpThreads"),
@@ -315,9 +425,21 @@ def main():
                    "time / peak; peak = best single-precision square matrix product (torch.mm and ND4J Nd4j.gemm) "
                    "with the same threads" % (args.lr, args.seed)),
         "peakGemm": {"gflopsPerRepetition": gemm, "bestGflops": best, "peakGflops": round(args.peak / 1e9, 2)},
+        "variantMatching": args.matching,
         "shapes": shapes,
         "wallSeconds": round(time.time() - started, 1),
     }
+    result["sourceChangedDuringRun"] = {k: result["source"][k] for k in ("commit", "codeDiffSha1")} != \
+        {k: source_start[k] for k in ("commit", "codeDiffSha1")}
+    if result["sourceChangedDuringRun"]:
+        print("warning: the checkout's code changed while the benchmark ran (see source, sourceAtStart); "
+              "a step server started later may have run other code", flush=True)
+    if args.baseline_java:
+        result["baseline"] = {"label": args.baseline_label, "command": args.baseline_java,
+                              "machine": base_info["machine"],
+                              "method": "a second step server, the same protocol and batches, its own initialisation with the same seed; "
+                                        "blocks alternate Java, baseline, PyTorch"}
+        result["targets"] = targets(result)
     out = os.path.abspath(args.out)
     os.makedirs(os.path.dirname(out), exist_ok=True)
     tmp = out + ".tmp"
@@ -330,6 +452,20 @@ def main():
           f"({result['wallSeconds']:.0f} s)")
 
 
+def source_state():
+    """The checkout measured: commit, the files changed against it (uncommitted work is measured too) and a
+    digest of the code's uncommitted changes, to tell whether the code changed while the benchmark ran."""
+    def git(*a):
+        try:
+            return subprocess.run(["git", *a], capture_output=True, text=True, timeout=30).stdout
+        except (OSError, subprocess.SubprocessError):
+            return "unknown"
+    code = ("core", "spark-jobs", "benchmarks/java")
+    return {"commit": git("rev-parse", "HEAD").strip(),
+            "uncommitted": git("status", "--porcelain", "--", "core", "spark-jobs", "benchmarks").splitlines(),
+            "codeDiffSha1": hashlib.sha1(git("diff", "HEAD", "--", *code).encode()).hexdigest()}
+
+
 def blas_library():
     try:
         return os.path.realpath("/usr/lib/x86_64-linux-gnu/libblas.so.3")
@@ -337,17 +473,47 @@ def blas_library():
         return "unknown"
 
 
+def targets(result):
+    """The issue's targets per configuration: Java >= 1.0x PyTorch tokens/s (every variant); Java >= 0.95x the
+    baseline's tokens/s (parallel heads with learned positions)."""
+    out = []
+    for shape_name, s in result["shapes"].items():
+        for name, c in s["configurations"].items():
+            row = {"shape": shape_name, "configuration": name,
+                   "javaOverPytorch": c["javaOverPytorchTokensPerSecond"],
+                   "javaOverPytorchTarget": 1.0, "javaOverPytorchMet": c["javaOverPytorchTokensPerSecond"] >= 1.0}
+            if "javaOverBaselineTokensPerSecond" in c:
+                row["javaOverBaseline"] = c["javaOverBaselineTokensPerSecond"]
+                if c["headArchitecture"] == PARALLEL and c["positionalEncoding"] == LEARNED:
+                    row.update(javaOverBaselineTarget=0.95, javaOverBaselineMet=c["javaOverBaselineTokensPerSecond"] >= 0.95)
+            out.append(row)
+    return out
+
+
 def print_table(result):
+    base = result.get("baseline", {}).get("label")
     print("\n| shape | configuration | parameters | Java ms/step (p10–p90) | PyTorch ms/step (p10–p90) | Java tokens/s "
-          "| PyTorch tokens/s | Java/PyTorch tokens/s | Java MFU | PyTorch MFU |")
-    print("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |")
+          "| PyTorch tokens/s | Java/PyTorch tokens/s | Java MFU | PyTorch MFU |"
+          + (f" {base} ms/step (p10–p90) | Java/{base} tokens/s |" if base else ""))
+    print("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |" + (" --- | --- |" if base else ""))
     for shape_name, s in result["shapes"].items():
         for name, c in s["configurations"].items():
             j, t = c["java"], c["pytorch"]
+            extra = ""
+            if base:
+                b = c.get("baseline")
+                extra = (f" {b['medianMs']:.1f} ({b['p10Ms']:.1f}–{b['p90Ms']:.1f}) | {c['javaOverBaselineTokensPerSecond']:.3f} |"
+                         if b else " – | – |")
             print(f"| {shape_name} | {name} | {c['parameters']:,} | {j['medianMs']:.1f} ({j['p10Ms']:.1f}–{j['p90Ms']:.1f}) "
                   f"| {t['medianMs']:.1f} ({t['p10Ms']:.1f}–{t['p90Ms']:.1f}) | {j['tokensPerSecond']:,.0f} "
                   f"| {t['tokensPerSecond']:,.0f} | {c['javaOverPytorchTokensPerSecond']:.3f} | {100 * j['mfu']:.2f} % "
-                  f"| {100 * t['mfu']:.2f} % |")
+                  f"| {100 * t['mfu']:.2f} % |" + extra)
+    for row in result.get("targets", []):
+        verdict = f"Java/PyTorch {row['javaOverPytorch']:.3f} ({'met' if row['javaOverPytorchMet'] else 'MISSED'}, target 1.0)"
+        if "javaOverBaselineTarget" in row:
+            verdict += (f", Java/{base} {row['javaOverBaseline']:.3f} "
+                        f"({'met' if row['javaOverBaselineMet'] else 'MISSED'}, target 0.95)")
+        print(f"target {row['shape']} {row['configuration']}: {verdict}")
     print(f"peak: {result['peakGemm']['peakGflops']} GFLOP/s (single precision, "
           f"{result['threads']['torch.set_num_threads']} threads)")
 

@@ -16,14 +16,15 @@ and the next token has to be fed, the window becomes the newest keep = max(1, T 
 (the token just generated included), which are prefilled again at positions 0 .. keep-1, and decoding goes
 on from there. --no-cache recomputes the full window every step (the nanoGPT way), with the same windows.
 
-Timing: the whole generation runs once untimed (warm-up), then again timed; the time counted is the decode
-loop (everything after the first prefill of the prompt: the per-token steps and the re-prefills);
-tokens_per_second = new_tokens / that time.
+Timing: the whole generation runs once untimed (warm-up), then again timed (--repeats times, median); the time
+counted is the decode loop (everything after the first prefill of the prompt: the per-token steps and the
+re-prefills); tokens_per_second = new_tokens / that time.
 
 Usage:
   generate_reference.py --config cfg.json --weights weights.npz --prompt-ids 1,2,3 --new-tokens 500
-                        [--no-cache] [--threads 1] [--out result.json] [--check-against ids.json]
-  generate_reference.py --self-test     # kv-cache == no-cache == the reference's full forward, 4 head types
+                        [--no-cache] [--one-row-gemv] [--threads 1] [--repeats 1] [--out result.json] [--check-against ids.json]
+  generate_reference.py --self-test     # kv-cache == no-cache == the reference's full forward (== kv-cache with
+                                        # one-row gemv), 4 head types
 The config JSON has MtpModelConfig's keys (vocabSize, contextLength, modelWidth, attentionHeads, trunkDepth,
 mlpWidth, predictedTokens, headArchitecture, normType, positionalEncoding, normEpsilon; unknown keys are
 ignored; a {"config": {...}} wrapper, as in the parity dump's cases, is accepted too). --check-against takes
@@ -80,8 +81,9 @@ class CachedHead1:
     and rotary buffers are the reference model's own (model.norm, model.linear, model.mlp, model.p,
     model.rope_cos/sin); only attention is rewritten, to attend from new rows to cached keys."""
 
-    def __init__(self, model: MtpReference):
+    def __init__(self, model: MtpReference, one_row_gemv: bool = False):
         self.model, self.cfg = model, model.cfg
+        self.one_row_gemv = one_row_gemv
         dtype = model.p["mtp_tokW"].dtype
         self.blocks = [f"mtp_t{i}" for i in range(self.cfg.trunkDepth)]
         if self.cfg.headArchitecture == PARALLEL:
@@ -108,7 +110,7 @@ class CachedHead1:
         n, h, hd, first = x.shape[0], cfg.attentionHeads, cfg.head_width, cache.length
         if first + n > cfg.contextLength:
             raise RuntimeError(f"KV cache overflow: {first} + {n} > T = {cfg.contextLength}")
-        qkv = m.linear(x, prefix + "attnQkvW", prefix + "attnQkvBias")
+        qkv = self._linear(x, prefix + "attnQkvW", prefix + "attnQkvBias")
         q, k, v = qkv.view(1, n, 3, h, hd).permute(2, 0, 3, 1, 4)             # each [1, h, n, hd]
         if cfg.positionalEncoding == ROPE:
             q, k = self._rotary(q, first), self._rotary(k, first)
@@ -123,12 +125,25 @@ class CachedHead1:
             scores = scores.masked_fill(~visible, float("-inf"))
         context = torch.softmax(scores, dim=-1) @ values                       # [1, h, n, hd]
         merged = context.transpose(1, 2).reshape(n, cfg.modelWidth)
-        return m.linear(merged, prefix + "attnOutW", prefix + "attnOutBias")
+        return self._linear(merged, prefix + "attnOutW", prefix + "attnOutBias")
+
+    def _linear(self, x: torch.Tensor, w: str, b: str) -> torch.Tensor:
+        """The reference's x @ W + b; with --one-row-gemv a single row goes through a matrix-vector product
+        (torch.addmv, BLAS gemv) instead of a 1 x n matrix product (addmm, BLAS gemm, which packs W every call)."""
+        m = self.model
+        if self.one_row_gemv and x.shape[0] == 1:
+            return torch.addmv(m.p[b][0], m.p[w].t(), x[0]).unsqueeze(0)
+        return m.linear(x, w, b)
+
+    def _mlp(self, prefix: str, x: torch.Tensor) -> torch.Tensor:
+        """MtpReference.mlp through _linear."""
+        hidden = F.gelu(self._linear(x, prefix + "mlpInW", prefix + "mlpInBias"), approximate="tanh")
+        return self._linear(hidden, prefix + "mlpOutW", prefix + "mlpOutBias")
 
     def _block(self, prefix: str, x: torch.Tensor) -> torch.Tensor:
         m = self.model
         x = x + self._attention(prefix, m.norm(prefix + "ln1", x), self.caches[prefix])
-        return x + m.mlp(prefix, m.norm(prefix + "ln2", x))
+        return x + self._mlp(prefix, m.norm(prefix + "ln2", x))
 
     def feed(self, ids) -> torch.Tensor:
         """Appends ids (at positions length, length+1, ...) and returns head 1's logits [V] at the last one."""
@@ -142,10 +157,12 @@ class CachedHead1:
         if cfg.headArchitecture == PARALLEL:
             x = self._block("mtp_h1", x)
         elif cfg.headArchitecture == LINEAR:
-            x = m.linear(x, "mtp_h1linW", "mtp_h1linBias")
+            x = self._linear(x, "mtp_h1linW", "mtp_h1linBias")
         # SEQUENTIAL: head 1 is the trunk output itself.
-        last = x[-1:]
-        return (m.norm("mtp_finalNorm", last) @ m.p["mtp_unembedW"])[0]
+        last = m.norm("mtp_finalNorm", x[-1:])
+        if self.one_row_gemv:
+            return torch.mv(m.p["mtp_unembedW"].t(), last[0])
+        return (last @ m.p["mtp_unembedW"])[0]
 
 
 def reference_logits(model: MtpReference, window) -> torch.Tensor:
@@ -166,7 +183,8 @@ def keep_tokens(cfg: MtpConfig) -> int:
     return max(1, cfg.contextLength // 2)
 
 
-def generate(model: MtpReference, prompt, new_tokens: int, mode: str, collect_logits: bool = False):
+def generate(model: MtpReference, prompt, new_tokens: int, mode: str, collect_logits: bool = False,
+             one_row_gemv: bool = False):
     """Greedy ids after prompt. mode: "kv-cache", "no-cache" (full window recomputed every step through the
     cached path with an emptied cache) or "reference" (MtpReference.forward over the padded window).
     Returns (ids, decode seconds, prefill seconds, the history lengths at which the window was re-prefilled,
@@ -175,7 +193,7 @@ def generate(model: MtpReference, prompt, new_tokens: int, mode: str, collect_lo
     t, keep = cfg.contextLength, keep_tokens(cfg)
     history = list(prompt)
     start = max(0, len(history) - t)          # the window is history[start:]
-    head = CachedHead1(model)
+    head = CachedHead1(model, one_row_gemv)
     logits_seen = [] if collect_logits else None
     refills = []
 
@@ -272,17 +290,19 @@ def self_test() -> int:
             for prompt in ([3, 1, 4, 1, 5], list(range(1, 21))):
                 runs = {mode: generate(model, prompt, 60, mode, collect_logits=True)
                         for mode in ("kv-cache", "no-cache", "reference")}
+                runs["kv-cache-gemv"] = generate(model, prompt, 60, "kv-cache", collect_logits=True, one_row_gemv=True)
                 ids = {m: r[0] for m, r in runs.items()}
                 refills = runs["kv-cache"][3]
                 # The policy, independently: the first re-prefill when the window would reach T + 1 tokens,
                 # then every T + 1 - keep tokens; the last generated token is never fed.
                 t, keep, last = cfg.contextLength, keep_tokens(cfg), len(prompt) + 60 - 1
                 expected = list(range(max(len(prompt), t) + 1, last + 1, t + 1 - keep))
+                others = ("no-cache", "reference", "kv-cache-gemv")
                 diff = max((a - b).abs().max().item()
-                           for m in ("no-cache", "reference")
+                           for m in others
                            for a, b in zip(runs["kv-cache"][4], runs[m][4]))
                 problems = [f"{m} differs from kv-cache at index {first_difference(ids['kv-cache'], ids[m])}"
-                            for m in ("no-cache", "reference") if ids[m] != ids["kv-cache"]]
+                            for m in others if ids[m] != ids["kv-cache"]]
                 problems += [f"{m} re-prefilled at history lengths {r[3]}, expected {expected}"
                              for m, r in runs.items() if r[3] != expected]
                 if len(refills) < 2:
@@ -310,7 +330,11 @@ def main() -> int:
     ap.add_argument("--prompt-ids", help="comma-separated prompt ids, e.g. 1,2,3")
     ap.add_argument("--new-tokens", type=int, default=500)
     ap.add_argument("--no-cache", action="store_true", help="recompute the full window every step")
+    ap.add_argument("--one-row-gemv", action="store_true",
+                    help="single-row products (every cached step) as matrix-vector products (BLAS gemv) instead of "
+                         "1 x n matrix products (gemm)")
     ap.add_argument("--threads", type=int, default=1, help="torch.set_num_threads and OMP/OPENBLAS/MKL_NUM_THREADS")
+    ap.add_argument("--repeats", type=int, default=1, help="timed generations after the warm-up; the median counts")
     ap.add_argument("--out", help="write the result JSON here")
     ap.add_argument("--check-against", help="JSON list of expected ids; exit 1 at the first difference")
     ap.add_argument("--self-test", action="store_true", help="kv-cache vs no-cache vs reference forward on random models")
@@ -334,17 +358,29 @@ def main() -> int:
         ap.error(f"prompt ids outside 0..{cfg.vocabSize - 1}: {bad[:10]}")
     mode = "no-cache" if args.no_cache else "kv-cache"
 
-    warm_ids = generate(model, prompt, args.new_tokens, mode)[0]          # warm-up, untimed
-    ids, decode_s, prefill_s, refills, _ = generate(model, prompt, args.new_tokens, mode)
-    if ids != warm_ids:
-        raise AssertionError("the warm-up and the timed run generated different ids")
+    if args.repeats < 1:
+        ap.error("--repeats must be >= 1")
+    gemv = args.one_row_gemv
+    warm_ids = generate(model, prompt, args.new_tokens, mode, one_row_gemv=gemv)[0]          # warm-up, untimed
+    decodes, prefills = [], []
+    for _ in range(args.repeats):
+        ids, decode_s, prefill_s, refills, _ = generate(model, prompt, args.new_tokens, mode, one_row_gemv=gemv)
+        if ids != warm_ids:
+            raise AssertionError("the warm-up and a timed run generated different ids")
+        decodes.append(decode_s)
+        prefills.append(prefill_s)
+    order = sorted(range(args.repeats), key=lambda i: decodes[i])
+    median = order[(args.repeats - 1) // 2]                                # the lower median: one actual run
+    decode_s, prefill_s = decodes[median], prefills[median]
     result = {"tokens_per_second": args.new_tokens / decode_s, "new_tokens": args.new_tokens, "ids": ids,
-              "mode": mode, "threads": args.threads, "torch": torch.__version__,
+              "mode": mode, "oneRowGemv": gemv, "threads": args.threads, "torch": torch.__version__,
               "decode_seconds": decode_s, "prompt_prefill_seconds": prefill_s, "prompt_tokens": len(prompt),
+              "repeats": args.repeats, "decode_seconds_all": decodes, "prompt_prefill_seconds_all": prefills,
               "re_prefills": len(refills), "re_prefill_at_history_lengths": refills, "contextLength": cfg.contextLength, "keep_tokens": keep_tokens(cfg),
               "headArchitecture": cfg.headArchitecture, "positionalEncoding": cfg.positionalEncoding,
               "normType": cfg.normType}
-    print(f"{mode}: {args.new_tokens} new tokens in {decode_s:.3f} s = {result['tokens_per_second']:.1f} tokens/s "
+    print(f"{mode}{' (one-row gemv)' if gemv else ''}: {args.new_tokens} new tokens in {decode_s:.3f} s"
+          f"{f' (median of {args.repeats})' if args.repeats > 1 else ''} = {result['tokens_per_second']:.1f} tokens/s "
           f"({args.threads} threads, {len(refills)} re-prefills at T = {cfg.contextLength}, keep {keep_tokens(cfg)}; "
           f"prompt prefill {prefill_s * 1e3:.1f} ms, torch {torch.__version__})")
     print(json.dumps(result))

@@ -4,6 +4,8 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.mtpspark.core.config.HeadArchitecture;
 import dev.mtpspark.core.config.MtpModelConfig;
+import dev.mtpspark.core.config.NormType;
+import dev.mtpspark.core.config.PositionalEncoding;
 import dev.mtpspark.core.model.MtpBatches;
 import dev.mtpspark.core.model.MtpModel;
 import dev.mtpspark.core.model.NpzExport;
@@ -42,7 +44,9 @@ import java.util.concurrent.Executors;
  * or graph building inside the measurement:
  * <ul>
  *   <li>{@code info}: machine, JVM and ND4J description;</li>
- *   <li>{@code build <json>}: builds a model (single precision, plain Adam) from MtpModelConfig keys plus
+ *   <li>{@code build <json>}: builds a model (single precision, plain Adam) from MtpModelConfig keys
+ *       ({@code headArchitecture}, {@code positionalEncoding}, {@code normType} optional: PARALLEL, LEARNED,
+ *       LAYER_NORM; the reply echoes what was built) plus
  *       {@code batch}, {@code learningRate}, {@code windows} (an int {@code .npy} [P, B, T + n] of token
  *       windows, turned into P batches outside any timing) and optionally {@code exportWeights} (an
  *       {@code .npz} path for the initial parameters, so the reference can start from the same weights);</li>
@@ -55,6 +59,9 @@ import java.util.concurrent.Executors;
  * Replies have an {@code event} field ({@code error} with a message on failure). Standard output carries
  * only replies: {@code System.out} is redirected to standard error, so
  * DL4J's and ND4J's own printing cannot corrupt the protocol.
+ *
+ * <p>The source uses only API that the previous release has too, so {@code benchmarks/baseline-java.sh} compiles it
+ * against a checkout of that release for before/after runs ({@code bench_interleaved.py --baseline-java}).
  *
  * <p>All model work runs on one worker thread, never on the JVM main thread: {@code fit} on the main thread
  * was measurably slower on the benchmark machine (see {@link Bench#offMainThread}).
@@ -76,6 +83,7 @@ public final class StepServer {
     public static void main(String[] args) throws Exception {
         PrintStream protocol = new PrintStream(new FileOutputStream(FileDescriptor.out), true, StandardCharsets.UTF_8);
         System.setOut(System.err);
+        installSameDiffNoiseFilter();
         new StepServer(protocol).serve();
     }
 
@@ -137,6 +145,8 @@ public final class StepServer {
                 .trunkDepth(c.get("trunkDepth").asInt()).mlpWidth(c.get("mlpWidth").asInt())
                 .predictedTokens(c.get("predictedTokens").asInt())
                 .headArchitecture(HeadArchitecture.valueOf(c.path("headArchitecture").asText("PARALLEL")))
+                .positionalEncoding(PositionalEncoding.valueOf(c.path("positionalEncoding").asText("LEARNED")))
+                .normType(NormType.valueOf(c.path("normType").asText("LAYER_NORM")))
                 .stepThreads(c.path("stepThreads").asInt(0))
                 .dropout(0).seed(c.path("seed").asLong(1234)).build();
         double lr = c.path("learningRate").asDouble(1e-3);
@@ -169,6 +179,9 @@ public final class StepServer {
         r.put("parameters", p.total());
         r.put("parameterCounts", Map.of("embedding", p.embedding(), "trunk", p.trunk(), "heads", p.heads(), "unembedding", p.unembedding()));
         r.put("batches", list.size());
+        r.put("headArchitecture", config.headArchitecture().name());
+        r.put("positionalEncoding", config.positionalEncoding().name());
+        r.put("normType", config.normType().name());
         r.put("buildMs", (System.nanoTime() - t0) / 1e6);
         log.info("built {} ({} parameters)", config, p.total());
         return r;
@@ -209,6 +222,21 @@ public final class StepServer {
         r.put("size", size);
         r.put("gflops", gflops);
         return r;
+    }
+
+    /**
+     * Builds before this implementation (SameDiff graphs) print a line per differentiated op to standard output and
+     * ship a filter for it; when this class is compiled against such a build (the benchmarks' baseline), install it,
+     * as that build's own step server did. Absent in this build: nothing to do.
+     */
+    private static void installSameDiffNoiseFilter() {
+        try {
+            Class.forName("dev.mtpspark.core.model.SameDiffNoiseFilter").getMethod("install").invoke(null);
+        } catch (ClassNotFoundException e) {
+            // this build has no SameDiff graphs
+        } catch (ReflectiveOperationException e) {
+            log.warn("could not install the SameDiff output filter", e);
+        }
     }
 
     private <T> T onWorker(Callable<T> task) throws Exception {
