@@ -24,33 +24,33 @@ public final class TextSampler {
         this.model = model;
     }
 
+    /** {@link #generate(int[], int, double, int, Random, int)} without a stop id. */
+    public int[] generate(int[] prompt, int maxNewTokens, double temperature, int topK, Random random) {
+        return generate(prompt, maxNewTokens, temperature, topK, random, -1);
+    }
+
     /**
-     * Generates {@code maxNewTokens} ids after {@code prompt} (which must hold at least one id).
+     * Generates up to {@code maxNewTokens} ids after {@code prompt} (which must hold at least one id), stopping
+     * after {@code stopId} (included in the result; −1: no stop id).
      *
      * @param temperature 0 for greedy decoding, otherwise the softmax temperature
      * @param topK        keep only the k most likely ids before sampling (0 = all)
      */
-    public int[] generate(int[] prompt, int maxNewTokens, double temperature, int topK, Random random) {
-        if (prompt.length == 0) {
-            throw new IllegalArgumentException("the prompt needs at least one token (use the tokenizer's end-of-text id to start a document)");
-        }
-        if (temperature < 0 || topK < 0) {
-            throw new IllegalArgumentException("temperature and top-k must be ≥ 0, got " + temperature + " and " + topK);
-        }
+    public int[] generate(int[] prompt, int maxNewTokens, double temperature, int topK, Random random, int stopId) {
+        checkArguments(prompt, maxNewTokens, temperature, topK);
         Decoder decoder = model.decoder(1);
         int t = decoder.capacity();
         int[] tokens = Arrays.copyOf(prompt, prompt.length + maxNewTokens);
         int length = prompt.length;
         float[] logits = decoder.prefill(Arrays.copyOfRange(tokens, Math.max(0, length - t), length));
         for (int i = 0; i < maxNewTokens; i++) {
-            int next = pick(toDoubles(logits), temperature, topK, random);
+            int next = Warp.pick(logits, temperature, topK, random);
             tokens[length++] = next;
-            if (i + 1 == maxNewTokens) {
+            if (i + 1 == maxNewTokens || next == stopId) {
                 break;
             }
             if (decoder.length() == t) {
-                int keep = Math.max(1, t / 2);
-                logits = decoder.prefill(Arrays.copyOfRange(tokens, length - keep, length));
+                logits = decoder.prefill(Arrays.copyOfRange(tokens, length - reprefillLength(t), length));
             } else {
                 logits = decoder.append(next);
             }
@@ -58,49 +58,26 @@ public final class TextSampler {
         return Arrays.copyOfRange(tokens, prompt.length, length);
     }
 
-    private static double[] toDoubles(float[] values) {
-        double[] out = new double[values.length];
-        for (int i = 0; i < values.length; i++) {
-            out[i] = values[i];
+    /** Tokens kept when the cache is full: the newest T/2 (at least 1). */
+    static int reprefillLength(int contextLength) {
+        return Math.max(1, contextLength / 2);
+    }
+
+    static void checkArguments(int[] prompt, int maxNewTokens, double temperature, int topK) {
+        if (prompt.length == 0) {
+            throw new IllegalArgumentException("the prompt needs at least one token (use the tokenizer's end-of-text id to start a document)");
         }
-        return out;
+        if (!(temperature >= 0) || topK < 0 || maxNewTokens < 0) {
+            throw new IllegalArgumentException("temperature, top-k and the token count must be ≥ 0, got "
+                    + temperature + ", " + topK + " and " + maxNewTokens);
+        }
     }
 
     static int pick(double[] logits, double temperature, int topK, Random random) {
-        if (temperature == 0) {
-            int best = 0;
-            for (int i = 1; i < logits.length; i++) {
-                if (logits[i] > logits[best]) {
-                    best = i;
-                }
-            }
-            return best;
+        float[] f = new float[logits.length];
+        for (int i = 0; i < f.length; i++) {
+            f[i] = (float) logits[i];
         }
-        double cutoff = Double.NEGATIVE_INFINITY;
-        if (topK > 0 && topK < logits.length) {
-            double[] sorted = logits.clone();
-            Arrays.sort(sorted);
-            cutoff = sorted[sorted.length - topK];
-        }
-        double max = Arrays.stream(logits).max().orElse(0);
-        double[] p = new double[logits.length];
-        double sum = 0;
-        for (int i = 0; i < logits.length; i++) {
-            p[i] = logits[i] >= cutoff ? Math.exp((logits[i] - max) / temperature) : 0;
-            sum += p[i];
-        }
-        double u = random.nextDouble() * sum;
-        for (int i = 0; i < p.length; i++) {
-            u -= p[i];
-            if (u <= 0 && p[i] > 0) {
-                return i;
-            }
-        }
-        for (int i = p.length - 1; i >= 0; i--) {
-            if (p[i] > 0) {
-                return i;
-            }
-        }
-        return 0;
+        return Warp.pick(f, temperature, topK, random);
     }
 }

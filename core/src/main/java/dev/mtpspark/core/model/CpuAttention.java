@@ -15,6 +15,7 @@ import java.util.Arrays;
 final class CpuAttention {
     private final int headWidth;
     private final int vectorisedFrom;
+    private final boolean rowByRow;
     private final double[] cos;          // [T, headWidth / 2]
     private final double[] sin;
     private final double[] first;
@@ -23,9 +24,10 @@ final class CpuAttention {
     private final float[] floats;
     private DenseMatrix scores;
 
-    CpuAttention(int contextLength, int headWidth, int vectorisedFrom) {
+    CpuAttention(int contextLength, int headWidth, int vectorisedFrom, boolean rowByRow) {
         this.headWidth = headWidth;
         this.vectorisedFrom = vectorisedFrom;
+        this.rowByRow = rowByRow;
         int half = headWidth / 2;
         cos = new double[contextLength * half];
         sin = new double[contextLength * half];
@@ -48,6 +50,10 @@ final class CpuAttention {
                   DenseMatrix probs, DenseMatrix out, int outLd) {
         double scale = 1.0 / Math.sqrt(hd);
         int start = keys - queries;
+        if (rowByRow) {
+            forwardRowByRow(sequences, queries, keys, kvRows, heads, hd, scale, q, qOff, qLd, k, kOff, v, vOff, kvLd, probs, out, outLd);
+            return;
+        }
         double[] masked = fourth;
         Arrays.fill(masked, 0, keys, Double.NEGATIVE_INFINITY);
         for (int s = 0; s < sequences; s++) {
@@ -77,6 +83,30 @@ final class CpuAttention {
                 int p = (s * heads + j) * queries * keys;
                 DenseMatrix.gemm(false, false, queries, hd, keys, 1, probs, p, keys, v, vOff + s * kvRows * kvLd + j * hd, kvLd,
                         0, out, s * queries * outLd + j * hd, outLd);
+            }
+        }
+    }
+
+    /** Each query row on its own, over exactly the keys it sees: what a one-query call at its position computes. */
+    private void forwardRowByRow(int sequences, int queries, int keys, int kvRows, int heads, int hd, double scale,
+                                 DenseMatrix q, int qOff, int qLd, DenseMatrix k, int kOff, DenseMatrix v, int vOff, int kvLd,
+                                 DenseMatrix probs, DenseMatrix out, int outLd) {
+        Arrays.fill(fourth, 0, keys, 0.0);
+        for (int s = 0; s < sequences; s++) {
+            for (int j = 0; j < heads; j++) {
+                int p = (s * heads + j) * queries * keys;
+                for (int i = 0; i < queries; i++) {
+                    int visible = keys - queries + i + 1;
+                    int row = p + i * keys;
+                    DenseMatrix.gemm(false, true, 1, visible, hd, scale, q, qOff + (s * queries + i) * qLd + j * hd, qLd,
+                            k, kOff + s * kvRows * kvLd + j * hd, kvLd, 0, probs, row, keys);
+                    softmaxRow(probs, row, visible);
+                    if (visible < keys) {
+                        probs.write(row + visible, fourth, keys - visible, floats);
+                    }
+                    DenseMatrix.gemm(false, false, 1, hd, visible, 1, probs, row, keys, v, vOff + s * kvRows * kvLd + j * hd, kvLd,
+                            0, out, (s * queries + i) * outLd + j * hd, outLd);
+                }
             }
         }
     }

@@ -14,6 +14,11 @@ import org.nd4j.linalg.ops.transforms.Transforms;
  * position of a KV-cached decoding step) the exponentials are Java loops too: there an ND4J operation's fixed cost
  * is larger than the work. Attention and rotary positions are in {@link CpuAttention}. One instance per thread:
  * the chunks are scratch space.
+ *
+ * <p>{@link #rowIndependent} kernels compute every row of a product or an attention exactly as a one-row call
+ * would (per-row matrix-vector products, Java exponentials, each query over its visible keys only): a KV-cached
+ * pass over k new positions then gives bitwise the logits of k one-position passes, which is what makes
+ * speculative decoding's output equal plain greedy decoding token for token.
  */
 final class CpuKernels implements Kernels {
     private static final double GELU_C = 2.0 * Math.sqrt(2.0 / Math.PI);
@@ -24,12 +29,13 @@ final class CpuKernels implements Kernels {
 
     private final CpuAttention attention;
     private final int vectorisedFrom;
+    private final boolean rowByRow;
     private final int chunk;
     private final double[] first;
     private final double[] second;
     private final double[] third;
     private final float[] floats;
-    private DenseMatrix ones = DenseMatrix.allocate(org.nd4j.linalg.api.buffer.DataType.FLOAT, 1);
+    private DenseMatrix ones;
 
     CpuKernels(int contextLength, int headWidth) {
         this(contextLength, headWidth, DEFAULT_VECTORISED_FROM);
@@ -37,8 +43,13 @@ final class CpuKernels implements Kernels {
 
     /** With the element count from which exponentials are vectorised (tests run both paths). */
     CpuKernels(int contextLength, int headWidth, int vectorisedFrom) {
-        this.attention = new CpuAttention(contextLength, headWidth, vectorisedFrom);
+        this(contextLength, headWidth, vectorisedFrom, false);
+    }
+
+    private CpuKernels(int contextLength, int headWidth, int vectorisedFrom, boolean rowByRow) {
+        this.attention = new CpuAttention(contextLength, headWidth, vectorisedFrom, rowByRow);
         this.vectorisedFrom = vectorisedFrom;
+        this.rowByRow = rowByRow;
         chunk = Math.max(4096, contextLength);
         first = new double[chunk];
         second = new double[chunk];
@@ -46,15 +57,26 @@ final class CpuKernels implements Kernels {
         floats = new float[chunk];
     }
 
+    /** Kernels whose every output row is what a one-row call computes (see the class comment); for decoding. */
+    static CpuKernels rowIndependent(int contextLength, int headWidth) {
+        return new CpuKernels(contextLength, headWidth, Integer.MAX_VALUE, true);
+    }
+
     @Override
     public void gemm(boolean transA, boolean transB, int m, int n, int k, double alpha, DenseMatrix a, int aOff, int lda,
                      DenseMatrix b, int bOff, int ldb, double beta, DenseMatrix c, int cOff, int ldc) {
+        if (rowByRow && !transA) {
+            for (int r = 0; r < m; r++) {
+                DenseMatrix.gemm(false, transB, 1, n, k, alpha, a, aOff + r * lda, lda, b, bOff, ldb, beta, c, cOff + r * ldc, ldc);
+            }
+            return;
+        }
         DenseMatrix.gemm(transA, transB, m, n, k, alpha, a, aOff, lda, b, bOff, ldb, beta, c, cOff, ldc);
     }
 
     /** At least {@code rows} ones of {@code like}'s type: the rank-1 factor of bias broadcasts and column sums. */
     private DenseMatrix ones(DenseMatrix like, int rows) {
-        if (ones.length() < rows || ones.array().dataType() != like.array().dataType()) {
+        if (ones == null || ones.length() < rows || ones.array().dataType() != like.array().dataType()) {
             ones = DenseMatrix.allocate(like.array().dataType(), rows);
             ones.fill(1.0);
         }
@@ -63,7 +85,7 @@ final class CpuKernels implements Kernels {
 
     @Override
     public void addBias(DenseMatrix out, int rows, int width, DenseMatrix bias) {
-        DenseMatrix.gemm(false, false, rows, width, 1, 1, ones(out, rows), 0, 1, bias, 0, width, 1, out, 0, width);
+        gemm(false, false, rows, width, 1, 1, ones(out, rows), 0, 1, bias, 0, width, 1, out, 0, width);
     }
 
     @Override

@@ -75,6 +75,28 @@ final class DenseMatrix {
         return Nd4j.create(array.data(), new long[] {rows, cols}, new long[] {ld, 1}, offset, 'c');
     }
 
+    /**
+     * {@code rows} rows of {@code cols} elements from {@code offset} as float arrays: read from the host buffer on the
+     * CPU backend (an ND4J view costs more than a decoding step's logits), through a view elsewhere.
+     */
+    float[][] toFloatRows(int offset, int rows, int cols) {
+        if (!Nd4j.getEnvironment().isCPU()) {
+            return view(offset, cols, rows, cols).toFloatMatrix();
+        }
+        host();
+        float[][] out = new float[rows][cols];
+        for (int r = 0; r < rows; r++) {
+            if (floats != null) {
+                floats.get(offset + r * cols, out[r], 0, cols);
+            } else {
+                for (int c = 0; c < cols; c++) {
+                    out[r][c] = (float) doubles.get(offset + r * cols + c);
+                }
+            }
+        }
+        return out;
+    }
+
     /** A new matrix of {@code length} elements (uninitialised), outside any workspace. */
     static DenseMatrix allocate(DataType dataType, long length) {
         if (dataType != DataType.FLOAT && dataType != DataType.DOUBLE) {

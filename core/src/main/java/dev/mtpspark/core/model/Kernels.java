@@ -20,6 +20,16 @@ interface Kernels {
                 : new Nd4jKernels(dataType, contextLength, headWidth);
     }
 
+    /**
+     * Kernels for KV-cached decoding: on the CPU, {@link CpuKernels#rowIndependent} (a pass over k new positions
+     * gives bitwise the rows of k one-position passes); on other backends the ND4J-operation kernels, whose rows
+     * may differ from a one-row pass in the last bits.
+     */
+    static Kernels forDecoding(DataType dataType, int contextLength, int headWidth) {
+        return Nd4j.getEnvironment().isCPU() ? CpuKernels.rowIndependent(contextLength, headWidth)
+                : new Nd4jKernels(dataType, contextLength, headWidth);
+    }
+
     /** {@code C = alpha · op(A) · op(B) + beta · C}, with {@code op(A)} {@code m × k} and {@code op(B)} {@code k × n}. */
     void gemm(boolean transA, boolean transB, int m, int n, int k, double alpha, DenseMatrix a, int aOff, int lda,
               DenseMatrix b, int bOff, int ldb, double beta, DenseMatrix c, int cOff, int ldc);

@@ -151,7 +151,7 @@ public final class MtpModel {
     }
 
     /**
-     * A KV-cached decoder over this model's current parameters, computing the logits of heads 1..{@code heads}
+     * A KV-cached decoder over this model's current parameters: head 1, and heads 2..{@code heads} as drafters
      * (1 for plain generation). Parameters are read in place on the CPU backend, so a decoder sees later training.
      */
     public Decoder decoder(int heads) {

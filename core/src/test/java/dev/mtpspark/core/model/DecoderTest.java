@@ -46,9 +46,8 @@ class DecoderTest {
                                                       PositionalEncoding pe, DataType type) {
         MtpModelConfig config = TestModels.tiny(arch, n).trunkDepth(depth).normType(norm).positionalEncoding(pe)
                 .contextLength(8).build();
-        MtpModel model = MtpModel.create(config, new NoOp(), type);
-        int heads = arch == HeadArchitecture.SEQUENTIAL ? 1 : n;
-        Decoder decoder = model.decoder(heads);
+        MtpModel model = TestModels.perturbed(MtpModel.create(config, new NoOp(), type), 17);
+        Decoder decoder = model.decoder(n);
         double tolerance = type == DataType.DOUBLE ? 1e-10 : 2e-5;
         int t = config.contextLength();
         Random random = new Random(41);
@@ -59,38 +58,65 @@ class DecoderTest {
         // Prefill 3, then one token at a time to the full context: every step against the full forward pass.
         float[][] rows = decoder.appendAll(Arrays.copyOf(tokens, 3));
         for (int r = 0; r < 3; r++) {
-            assertSame(model, Arrays.copyOf(tokens, 3), r, rows, r, heads, tolerance);
+            assertArrayEquals(full(model, Arrays.copyOf(tokens, 3), r, 1), rows[r], (float) tolerance, "head 1 at " + r);
         }
+        assertDrafts(model, decoder, tokens, tolerance);
         for (int length = 4; length <= t; length++) {
             float[][] last = decoder.appendAll(tokens[length - 1]);
-            assertSame(model, Arrays.copyOf(tokens, length), length - 1, last, 0, heads, tolerance);
+            assertArrayEquals(full(model, Arrays.copyOf(tokens, length), length - 1, 1), last[0], (float) tolerance);
             assertEquals(length, decoder.length());
+            if (length % 2 == 0 || length == t) {
+                assertDrafts(model, decoder, tokens, tolerance);          // the heads catch up over 1 or 2 positions
+            }
         }
         // Truncate (as rejected drafts are) and re-extend by three positions in one pass.
         decoder.truncate(t - 4);
-        int[] extended = Arrays.copyOf(tokens, t - 1);
+        int[] extended = tokens.clone();
         extended[t - 4] = 5;
         extended[t - 3] = 1;
         extended[t - 2] = 2;
         float[][] three = decoder.appendAll(5, 1, 2);
         for (int r = 0; r < 3; r++) {
-            assertSame(model, extended, t - 4 + r, three, r, heads, tolerance);
+            assertArrayEquals(full(model, Arrays.copyOf(extended, t - 1), t - 4 + r, 1), three[r], (float) tolerance);
         }
+        assertDrafts(model, decoder, extended, tolerance);
         assertThrows(IllegalStateException.class, () -> decoder.append(1, 2), "beyond the context length");
         // The re-prefill of the newest T/2 tokens, then one more step: positions restart at 0.
         int[] kept = Arrays.copyOfRange(tokens, 20, 20 + t / 2);
         float[] prefilled = decoder.prefill(kept);
         assertArrayEquals(full(model, kept, t / 2 - 1, 1), prefilled, (float) tolerance);
+        assertDrafts(model, decoder, Arrays.copyOfRange(tokens, 20, 40), tolerance);
         int[] next = Arrays.copyOf(kept, kept.length + 1);
-        next[kept.length] = tokens[30];
-        assertArrayEquals(full(model, next, kept.length, 1), decoder.append(tokens[30]), (float) tolerance);
+        next[kept.length] = tokens[20 + kept.length];
+        assertArrayEquals(full(model, next, kept.length, 1), decoder.append(next[kept.length]), (float) tolerance);
+        assertDrafts(model, decoder, Arrays.copyOfRange(tokens, 20, 40), tolerance);
+    }
+
+    /**
+     * Heads 2..n drafted at the last cached position m, each given the true tokens x[m+1..] of {@code tokens} as
+     * its look-ahead (sequential heads read them), against the full forward pass over those tokens.
+     */
+    private static void assertDrafts(MtpModel model, Decoder decoder, int[] tokens, double tolerance) {
+        int n = decoder.heads();
+        if (n < 2) {
+            return;
+        }
+        int m = decoder.length() - 1;
+        float[][] drafted = new float[n + 1][];
+        decoder.draft(tokens[m + 1], n, (head, logits) -> {
+            drafted[head] = logits;
+            return tokens[m + head];
+        });
+        for (int k = 2; k <= n; k++) {
+            assertArrayEquals(full(model, Arrays.copyOf(tokens, m + k), m, k), drafted[k], (float) tolerance, "head " + k + " drafting at position " + m);
+        }
     }
 
     @Test
     void greedySamplingEqualsPlainGreedyDecodingWithTheSameContextPolicy() {
         for (HeadArchitecture arch : HeadArchitecture.values()) {
             MtpModelConfig config = TestModels.tiny(arch, 2).contextLength(6).initStd(0.8).build();
-            MtpModel model = MtpModel.create(config, new NoOp(), DataType.FLOAT);
+            MtpModel model = TestModels.perturbed(MtpModel.create(config, new NoOp(), DataType.FLOAT), 3);
             int[] prompt = {3, 1, 4, 1, 5, 2, 6, 0};                       // longer than T: cut to its newest T
             int[] generated = new TextSampler(model).generate(prompt, 25, 0, 0, new Random(1));
             // Plain greedy decoding: a full forward pass over the window at every step.
@@ -123,16 +149,10 @@ class DecoderTest {
         IllegalArgumentException id = assertThrows(IllegalArgumentException.class, () -> decoder.prefill(new int[] {1, 99}));
         assertTrue(id.getMessage().contains("99"), id.getMessage());
         assertThrows(IllegalArgumentException.class, () -> model.decoder(3), "more heads than the model has");
+        assertThrows(IllegalStateException.class, () -> model.decoder(2).draft(1, 2, (h, l) -> 0), "nothing cached");
+        decoder.prefill(new int[] {1, 2});
+        assertThrows(IllegalArgumentException.class, () -> decoder.draft(1, 2, (h, l) -> 0), "a head-1-only decoder");
         assertThrows(IllegalArgumentException.class, () -> decoder.truncate(4), "longer than what is cached");
-    }
-
-    /** Head k's logits of row {@code r} of {@code actual} against the full forward pass at {@code position}. */
-    private static void assertSame(MtpModel model, int[] tokens, int position, float[][] actual, int r, int heads,
-                                   double tolerance) {
-        for (int k = 1; k <= heads; k++) {
-            assertArrayEquals(full(model, tokens, position, k), actual[r * heads + k - 1], (float) tolerance,
-                    "head " + k + " at position " + position);
-        }
     }
 
     /** Head k's logits at {@code position} of a full forward pass over {@code tokens}, right-padded to T. */
@@ -140,7 +160,7 @@ class DecoderTest {
         MtpModelConfig c = model.config();
         double[][][] features = new double[1][c.inputChannels()][c.contextLength()];
         for (int ch = 0; ch < c.inputChannels(); ch++) {
-            for (int p = 0; p + ch < tokens.length; p++) {
+            for (int p = 0; p < c.contextLength() && p + ch < tokens.length; p++) {
                 features[0][ch][p] = tokens[p + ch];
             }
         }

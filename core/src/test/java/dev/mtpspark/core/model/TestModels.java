@@ -18,6 +18,17 @@ final class TestModels {
                 .trunkDepth(1).mlpWidth(12).predictedTokens(n).headArchitecture(arch).initStd(0.3).seed(42);
     }
 
+    /**
+     * Adds N(0, 0.2²) noise to every parameter, so that biases and norm parameters are not their initial 0 and 1
+     * (a bias that is never added would go unseen with zero biases).
+     */
+    static MtpModel perturbed(MtpModel model, long seed) {
+        org.nd4j.linalg.api.ndarray.INDArray p = model.graph().params();
+        org.nd4j.linalg.factory.Nd4j.getRandom().setSeed(seed);
+        p.addi(org.nd4j.linalg.factory.Nd4j.randn(p.dataType(), p.shape()).muli(0.2));
+        return model;
+    }
+
     static double[] nonUniformWeights(int n) {
         double[] w = new double[n];
         for (int k = 0; k < n; k++) {

@@ -94,14 +94,15 @@ public final class PipelineCommand implements Callable<Integer> {
             Path evaluation = new Path(r.runDir(), "evaluation.json");
             EvaluateCommand.writeFigures(validation, c, cfg.data().validationSplit(), evaluation, hadoop);
 
-            LOG.info("[4/4] sample {} text(s) from head 1", cfg.sample().count());
             TrainConfig.Sample s = cfg.sample();
-            List<String> samples = GenerateCommand.generate(c, s.prompt(), s.maxTokens(), s.temperature(), s.topK(),
-                    s.count(), cfg.run().seed());
+            LOG.info("[4/4] sample {} text(s) from head 1{}", s.count(), s.speculative() ? ", speculative" : "");
+            List<GenerateCommand.Sample> samples = GenerateCommand.generate(c, s.prompt(), s.maxTokens(), s.temperature(),
+                    s.topK(), s.count(), cfg.run().seed(), s.speculative() ? s.draftHeads() : -1);
             StringBuilder text = new StringBuilder();
             for (int i = 0; i < samples.size(); i++) {
                 text.append("--- sample ").append(i + 1).append(" (temperature ").append(s.temperature()).append(", top-k ")
-                        .append(s.topK()).append(") ---\n").append(s.prompt()).append(samples.get(i)).append("\n");
+                        .append(s.topK()).append(") ---\n").append(s.prompt()).append(samples.get(i).text()).append("\n")
+                        .append("--- ").append(samples.get(i).statistics()).append("\n");
             }
             Path samplesPath = new Path(r.runDir(), "samples.txt");
             write(samplesPath, hadoop, text.toString());

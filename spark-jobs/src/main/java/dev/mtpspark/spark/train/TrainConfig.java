@@ -54,6 +54,12 @@ public record TrainConfig(Run run, Data data, Model model, Optimizer optimizer, 
             throw bad("optimizer.decay-steps", optimizer.decaySteps(), "must be ≥ optimizer.warmup-steps = " + optimizer.warmupSteps());
         }
         horizonWeights.schedule(model.predictedTokens()); // validates lengths against n
+        if (sample.speculative() && model.predictedTokens() < 2) {
+            throw bad("sample.speculative", true, "needs model.predicted-tokens ≥ 2 (the extra heads draft); it is 1");
+        }
+        if (sample.draftHeads() > model.predictedTokens()) {
+            throw bad("sample.draft-heads", sample.draftHeads(), "must be ≤ model.predicted-tokens = " + model.predictedTokens());
+        }
         model.toModelConfig(2);                            // validates the architecture with a placeholder vocabulary
     }
 
@@ -238,9 +244,14 @@ public record TrainConfig(Run run, Data data, Model model, Optimizer optimizer, 
         }
     }
 
-    /** Sampling settings: {@code temperature: 0} is greedy; {@code top-k: 0} keeps the whole vocabulary. */
-    public record Sample(String prompt, int maxTokens, double temperature, int topK, int count) implements Serializable {
+    /**
+     * Sampling settings: {@code temperature: 0} is greedy; {@code top-k: 0} keeps the whole vocabulary;
+     * {@code speculative} decodes with the extra heads as drafters, {@code draft-heads} of them (k; 0 = all n).
+     */
+    public record Sample(String prompt, int maxTokens, double temperature, int topK, int count, boolean speculative,
+                         int draftHeads) implements Serializable {
         public Sample {
+            if (draftHeads < 0 || draftHeads == 1) throw bad("sample.draft-heads", draftHeads, "must be 0 (all heads) or in 2..n");
             prompt = prompt == null ? "" : prompt;
             if (maxTokens < 1) throw bad("sample.max-tokens", maxTokens, "must be ≥ 1");
             if (!(temperature >= 0)) throw bad("sample.temperature", temperature, "must be ≥ 0 (0 = greedy)");

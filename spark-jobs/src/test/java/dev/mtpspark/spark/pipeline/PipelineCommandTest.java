@@ -68,7 +68,7 @@ class PipelineCommandTest {
                 "--set", "training.steps=12", "--set", "training.averaging-frequency=2", "--set", "training.batch-size-per-worker=8",
                 "--set", "training.train-metrics-every=1", "--set", "training.approach=export",
                 "--set", "evaluation.every-steps=6", "--set", "logging.every-steps=2", "--set", "checkpoint.every-steps=6",
-                "--set", "sample.max-tokens=30", "--set", "sample.prompt=alpha");
+                "--set", "sample.max-tokens=30", "--set", "sample.prompt=alpha", "--set", "sample.speculative=true");
         assertEquals(0, exit);
 
         List<MetricsRow> rows = MetricsLog.read(new org.apache.hadoop.fs.Path(run.toString()), new Configuration());
@@ -102,6 +102,17 @@ class PipelineCommandTest {
         assertEquals(1, text.size());
         assertFalse(text.get(0).isEmpty());
         assertTrue(Files.readString(run.resolve("samples.txt")).contains("--- sample 1"));
+        assertTrue(Files.readString(run.resolve("samples.txt")).contains("tokens per forward; acceptance head 2"),
+                "the speculative sample step reports its statistics");
+        // Speculative greedy decoding: plain greedy's text, for every k.
+        for (int k = 2; k <= 3; k++) {
+            List<GenerateCommand.Sample> fast = GenerateCommand.generate(c, "beta ", 40, 0, 0, 1, 1, k);
+            assertEquals(text.get(0), fast.get(0).text(), "k = " + k);
+            assertTrue(fast.get(0).speculative().forwards() <= fast.get(0).tokens());
+        }
+        assertError(2, "--draft-heads = 4 is invalid", "generate", "--checkpoint", run.toString(), "--speculative",
+                "--draft-heads", "4");
+        assertError(2, "--draft-heads = 2 needs --speculative", "generate", "--checkpoint", run.toString(), "--draft-heads", "2");
         assertTrue(Files.isDirectory(run.resolve("tmp")), "DL4J's Export approach wrote its minibatches under run/tmp/export");
         assertFalse(Files.exists(run.resolve("tmp/export")), "exported minibatches are removed after every round");
     }
@@ -112,6 +123,8 @@ class PipelineCommandTest {
         assertError(2, "data.dataset = " + dir.resolve("missing") + " does not exist", "train", "--config", "../conf/local.yaml",
                 "--set", "data.dataset=" + dir.resolve("missing"), "--set", "run.output=" + dir.resolve("r"));
         assertError(2, "holds no loadable checkpoint", "generate", "--checkpoint", dir.toString());
+        assertError(2, "sample.speculative", "train", "--config", "../conf/local.yaml", "--set", "model.predicted-tokens=1",
+                "--set", "sample.speculative=true");
     }
 
     private static void assertError(int code, String message, String... args) {
