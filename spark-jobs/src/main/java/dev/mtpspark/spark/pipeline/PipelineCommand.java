@@ -1,5 +1,6 @@
 package dev.mtpspark.spark.pipeline;
 
+import dev.mtpspark.core.generate.DraftAcceptance;
 import dev.mtpspark.core.stats.HorizonStats;
 import dev.mtpspark.spark.CommandRunner;
 import dev.mtpspark.spark.tokenize.BadInputException;
@@ -91,8 +92,10 @@ public final class PipelineCommand implements Callable<Integer> {
             CheckpointStore.Loaded c = CheckpointStore.load(r.checkpoint(), hadoop);
             HorizonStats validation = EvaluateCommand.evaluate(spark, c, null, cfg.data().validationSplit(),
                     cfg.evaluation().maxWindows(), cfg.evaluation().batchSize());
+            DraftAcceptance.Result acceptance = EvaluateCommand.acceptance(spark, c, null, cfg.data().validationSplit(),
+                    cfg.evaluation().acceptancePrompts(), cfg.evaluation().batchSize());
             Path evaluation = new Path(r.runDir(), "evaluation.json");
-            EvaluateCommand.writeFigures(validation, c, cfg.data().validationSplit(), evaluation, hadoop);
+            EvaluateCommand.writeFigures(validation, acceptance, c, cfg.data().validationSplit(), evaluation, hadoop);
 
             TrainConfig.Sample s = cfg.sample();
             LOG.info("[4/4] sample {} text(s) from head 1{}", s.count(), s.speculative() ? ", speculative" : "");
@@ -108,6 +111,9 @@ public final class PipelineCommand implements Callable<Integer> {
             write(samplesPath, hadoop, text.toString());
 
             System.out.print(TrainCommand.summary(r));
+            if (acceptance != null) {
+                System.out.print(EvaluateCommand.acceptanceTable(acceptance));
+            }
             System.out.println("  evaluation   " + evaluation);
             System.out.println("  samples      " + samplesPath);
             System.out.println();

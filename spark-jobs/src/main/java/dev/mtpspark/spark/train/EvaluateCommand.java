@@ -1,6 +1,7 @@
 package dev.mtpspark.spark.train;
 
 import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.mtpspark.core.generate.DraftAcceptance;
 import dev.mtpspark.core.stats.HorizonStats;
 import dev.mtpspark.spark.CommandRunner;
 import org.apache.hadoop.conf.Configuration;
@@ -19,9 +20,13 @@ import java.util.LinkedHashMap;
 import java.util.Map;
 import java.util.concurrent.Callable;
 
-/** {@code evaluate}: per-horizon loss, accuracy, top-5 and perplexity of a checkpoint on a dataset split. */
+/**
+ * {@code evaluate}: per-horizon loss, accuracy, top-5 and perplexity of a checkpoint on a dataset split; with
+ * n ≥ 2, also how often each extra head's draft would be accepted in greedy self-speculative decoding.
+ */
 @Command(name = "evaluate", mixinStandardHelpOptions = true, sortOptions = false,
-        description = "Per-horizon metrics of a checkpoint on a dataset split, computed on the executors and merged on the driver.")
+        description = "Per-horizon metrics of a checkpoint on a dataset split, computed on the executors and merged on the driver; "
+                + "for n ≥ 2 also the drafting heads' acceptance on the model's own greedy continuations (on the driver).")
 public final class EvaluateCommand implements Callable<Integer> {
     @Option(names = "--checkpoint", required = true, description = "A checkpoint directory, or a run directory (its newest good checkpoint).")
     String checkpoint;
@@ -41,17 +46,28 @@ public final class EvaluateCommand implements Callable<Integer> {
     @Option(names = "--output", description = "Also write the figures as JSON to this path (any Hadoop path).")
     String output;
 
+    @Option(names = "--acceptance-prompts", defaultValue = "16", description = "Windows of the split whose first T/4 tokens "
+            + "are continued greedily to measure the drafting heads' acceptance; 0 = skip (default: ${DEFAULT-VALUE}).")
+    int acceptancePrompts;
+
     @Override
     public Integer call() throws Exception {
         SparkSession spark = CommandRunner.sparkSession("mtp-spark evaluate");
         try {
             CheckpointStore.Loaded c = CheckpointStore.resolve(checkpoint, spark.sparkContext().hadoopConfiguration());
             String datasetPath = dataset != null ? dataset : trainedOn(c);
+            if (acceptancePrompts < 0) {
+                throw new dev.mtpspark.spark.tokenize.BadInputException("--acceptance-prompts = " + acceptancePrompts + " is invalid: must be ≥ 0");
+            }
             HorizonStats stats = evaluate(spark, c, datasetPath, split, maxWindows, batchSize);
+            DraftAcceptance.Result acceptance = acceptance(spark, c, datasetPath, split, acceptancePrompts, batchSize);
             System.out.printf("evaluate: %s on %s split of %s%n", c.path(), split, datasetPath);
             System.out.print(TrainCommand.table(stats));
+            if (acceptance != null) {
+                System.out.print(acceptanceTable(acceptance));
+            }
             if (output != null) {
-                writeFigures(stats, c, split, new Path(output), spark.sparkContext().hadoopConfiguration());
+                writeFigures(stats, acceptance, c, split, new Path(output), spark.sparkContext().hadoopConfiguration());
                 System.out.println("  written to  " + output);
             }
             return 0;
@@ -83,9 +99,43 @@ public final class EvaluateCommand implements Callable<Integer> {
                 c.model().config(), windows, batchSize);
     }
 
-    /** Writes the per-horizon figures of a checkpoint on a split as JSON (any Hadoop path). */
+    /**
+     * The drafting heads' acceptance on the model's own greedy continuations of the first {@code prompts} windows
+     * of the split (prompts of T/4 tokens), measured on the driver; null for n = 1 or {@code prompts} 0.
+     */
+    public static DraftAcceptance.Result acceptance(SparkSession spark, CheckpointStore.Loaded c, String datasetPath,
+                                                    String split, int prompts, int batchSize) throws IOException {
+        if (prompts == 0 || c.model().config().predictedTokens() < 2) {
+            return null;
+        }
+        String path = datasetPath != null ? datasetPath : trainedOn(c);
+        DatasetInfo ds = DatasetInfo.read(path, spark.sparkContext().hadoopConfiguration());
+        java.util.List<int[]> windows = ds.windows(spark, split).take(prompts);
+        int promptLength = Math.max(1, c.model().config().contextLength() / 4);
+        return DraftAcceptance.measure(c.model(), windows, promptLength, batchSize);
+    }
+
+    /** Per drafting head: agreement with the greedy continuation, acceptance in the chain, expected tokens per pass. */
+    public static String acceptanceTable(DraftAcceptance.Result a) {
+        StringBuilder b = new StringBuilder(String.format(java.util.Locale.ROOT,
+                "  self-speculative drafting on %d greedy continuations:%n  head      agrees   accepted  tokens/forward with heads 2..k%n",
+                a.prompts()));
+        for (int j = 2; j <= a.heads(); j++) {
+            b.append(String.format(java.util.Locale.ROOT, "  h%-7d %-8.4f %-9.4f %.3f%n", j, a.agreement(j), a.acceptance(j),
+                    a.expectedTokensPerForward(j)));
+        }
+        return b.toString();
+    }
+
+    /** {@link #writeFigures(HorizonStats, DraftAcceptance.Result, CheckpointStore.Loaded, String, Path, Configuration)} without acceptance. */
     public static void writeFigures(HorizonStats s, CheckpointStore.Loaded c, String split, Path out, Configuration conf)
             throws IOException {
+        writeFigures(s, null, c, split, out, conf);
+    }
+
+    /** Writes the per-horizon figures (and the drafting heads' acceptance, if measured) as JSON (any Hadoop path). */
+    public static void writeFigures(HorizonStats s, DraftAcceptance.Result acceptance, CheckpointStore.Loaded c, String split,
+                                    Path out, Configuration conf) throws IOException {
         Map<String, Object> m = new LinkedHashMap<>();
         m.put("checkpoint", c.path().toString());
         m.put("step", c.state().step());
@@ -97,6 +147,14 @@ public final class EvaluateCommand implements Callable<Integer> {
             m.put("top5/h" + k, s.top5(k));
             m.put("ppl/h" + k, s.perplexity(k));
             m.put("tokens/h" + k, s.tokens(k));
+        }
+        if (acceptance != null) {
+            m.put("acceptance_prompts", acceptance.prompts());
+            for (int j = 2; j <= acceptance.heads(); j++) {
+                m.put("self-agreement/h" + j, acceptance.agreement(j));
+                m.put("acceptance/h" + j, acceptance.acceptance(j));
+                m.put("expected-tokens-per-forward/k" + j, acceptance.expectedTokensPerForward(j));
+            }
         }
         try (OutputStream o = out.getFileSystem(conf).create(out, true)) {
             o.write(new ObjectMapper().writerWithDefaultPrettyPrinter().writeValueAsString(m).getBytes(StandardCharsets.UTF_8));

@@ -221,8 +221,10 @@ public record TrainConfig(Run run, Data data, Model model, Optimizer optimizer, 
     }
 
     /** @param maxWindows validation windows per pass (0 = all); @param batchSize windows per forward pass */
-    public record Evaluation(int everySteps, long maxWindows, int batchSize) implements Serializable {
+    /** @param acceptancePrompts validation prompts for the drafting heads' acceptance (final evaluation; 0 = off) */
+    public record Evaluation(int everySteps, long maxWindows, int batchSize, int acceptancePrompts) implements Serializable {
         public Evaluation {
+            if (acceptancePrompts < 0) throw bad("evaluation.acceptance-prompts", acceptancePrompts, "must be ≥ 0 (0 = off)");
             if (everySteps < 1) throw bad("evaluation.every-steps", everySteps, "must be ≥ 1");
             if (maxWindows < 0) throw bad("evaluation.max-windows", maxWindows, "must be ≥ 0 (0 = all)");
             if (batchSize < 1) throw bad("evaluation.batch-size", batchSize, "must be ≥ 1");

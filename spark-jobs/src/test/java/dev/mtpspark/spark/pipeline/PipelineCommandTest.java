@@ -94,6 +94,12 @@ class PipelineCommandTest {
         JsonNode eval = new ObjectMapper().readTree(run.resolve("evaluation.json").toFile());
         assertEquals(12, eval.get("step").asInt());
         assertEquals(last.loss()[0], eval.get("loss/h1").asDouble(), 1e-6, "evaluate on the reloaded checkpoint = last validation");
+        assertEquals(16, eval.get("acceptance_prompts").asInt());
+        for (int j = 2; j <= 3; j++) {
+            double accepted = eval.get("acceptance/h" + j).asDouble();
+            assertTrue(accepted >= 0 && accepted <= 1, "acceptance/h" + j + " = " + accepted);
+            assertTrue(eval.get("expected-tokens-per-forward/k" + j).asDouble() >= 1);
+        }
 
         CheckpointStore.Loaded c = CheckpointStore.resolve(run.toString(), new Configuration());
         assertEquals(12, c.state().step());
