@@ -16,7 +16,7 @@ import picocli.CommandLine.Command;
 @Command(name = "mtp-spark", mixinStandardHelpOptions = true,
         description = "Multi-token prediction language-model training on Apache Spark.",
         subcommands = {PipelineCommand.class, TokenizeCommand.class, TrainCommand.class, EvaluateCommand.class,
-                GenerateCommand.class, ChartsCommand.class})
+                GenerateCommand.class, ChartsCommand.class, dev.mtpspark.spark.export.ExportCommand.class})
 public final class MtpCli implements Runnable {
     @CommandLine.Spec
     CommandLine.Model.CommandSpec spec;

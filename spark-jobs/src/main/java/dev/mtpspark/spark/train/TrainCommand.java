@@ -29,6 +29,14 @@ public final class TrainCommand implements Callable<Integer> {
     @Option(names = "--overwrite", description = "Delete run.output and start fresh.")
     boolean overwrite;
 
+    @Option(names = "--init-from", description = "Start a new run from a model directory (written by export, or GPT-2-layout "
+            + "safetensors whose shapes fit the model): the same as --set run.init-from=DIR.")
+    String initFrom;
+
+    @Option(names = "--init-heads", description = "With --init-from, heads the directory lacks start as copies of head 1 "
+            + "(copy, the default) or fresh: the same as --set run.init-heads=….")
+    String initHeads;
+
     @Option(names = "--stop-after-step", description = "End this session at that step (after its checkpoint); resume later.")
     Long stopAfterStep;
 
@@ -37,7 +45,14 @@ public final class TrainCommand implements Callable<Integer> {
 
     @Override
     public Integer call() throws Exception {
-        TrainConfig cfg = TrainConfigLoader.load(config, overrides);
+        List<String> all = new ArrayList<>(overrides);
+        if (initFrom != null) {
+            all.add("run.init-from=" + initFrom);
+        }
+        if (initHeads != null) {
+            all.add("run.init-heads=" + initHeads);
+        }
+        TrainConfig cfg = TrainConfigLoader.load(config, all);
         TrainJob.ResumeMode mode = mode(resume, overwrite);
         if (dryRun) {
             System.out.print(TrainPlan.describe(cfg, mode, new org.apache.hadoop.conf.Configuration()));

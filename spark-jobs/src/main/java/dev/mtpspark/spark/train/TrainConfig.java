@@ -77,11 +77,21 @@ public record TrainConfig(Run run, Data data, Model model, Optimizer optimizer, 
     }
 
     /** @param output any Hadoop path; @param seed seeds initialisation, data order and sampling */
-    public record Run(String output, long seed) implements Serializable {
+    /**
+     * @param initFrom  a model directory (written by export, or any GPT-2-layout safetensors directory) whose
+     *                  weights start a new run; null or empty: random initialisation
+     * @param initHeads how heads 2..n start when that directory has none for them
+     */
+    public record Run(String output, long seed, String initFrom, InitHeads initHeads) implements Serializable {
         public Run {
             requireText(output, "run.output");
+            initFrom = initFrom == null || initFrom.isBlank() ? null : initFrom;
+            initHeads = initHeads == null ? InitHeads.COPY : initHeads;
         }
     }
+
+    /** {@code run.init-heads}: copies of head 1 (or of the last trunk block for sequential modules), or fresh. */
+    public enum InitHeads { COPY, FRESH }
 
     /** @param dataset directory written by the tokenize job */
     public record Data(String dataset, String trainSplit, String validationSplit) implements Serializable {

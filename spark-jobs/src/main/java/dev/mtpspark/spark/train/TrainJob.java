@@ -87,8 +87,16 @@ public final class TrainJob {
         String configYaml = TrainConfigLoader.toYaml(config);
         LOG.info("effective configuration:\n{}", configYaml);
 
+        // A model directory to start from is read and checked before anything in run.output is touched.
+        MtpModel initial = config.run().initFrom() == null ? null
+                : InitialWeights.load(config.run().initFrom(), config.run().initHeads(), modelConfig, config.optimizerSettings(),
+                dataset, hadoop);
         Path runDir = new Path(config.run().output());
         FileSystem fs = runDir.getFileSystem(hadoop);
+        if (initial != null && mode != ResumeMode.OVERWRITE && !new CheckpointStore(runDir, hadoop).list().isEmpty()) {
+            throw new BadInputException("run.init-from = " + config.run().initFrom() + " starts a new run, but run.output = "
+                    + runDir + " holds checkpoints; add --overwrite to discard them, or choose another run.output");
+        }
         if (mode == ResumeMode.OVERWRITE && fs.exists(runDir)) {
             LOG.info("deleting the existing run directory {} (--overwrite)", runDir);
             fs.delete(runDir, true);
@@ -129,7 +137,7 @@ public final class TrainJob {
             state = c.state();
             LOG.info("resuming from {} at step {} ({} tokens seen)", c.path(), state.step(), state.tokensSeen());
         } else {
-            model = MtpModel.create(modelConfig, config.optimizerSettings(), DataType.FLOAT);
+            model = initial != null ? initial : MtpModel.create(modelConfig, config.optimizerSettings(), DataType.FLOAT);
             state = new TrainState(TrainState.FORMAT_VERSION, 0, 0, 0, trainCount, config.run().seed(), 0, model.lossWeights());
             LOG.info("new model: {}", model.parameterCounts());
         }
