@@ -7,9 +7,10 @@ import java.util.List;
 import java.util.Map;
 
 /**
- * The steps of byte-level BPE training, shared by the single-machine trainer here and the distributed one
- * in the Spark job: count adjacent pairs over weighted words, pick the most frequent pair (ties: smallest
- * left id, then smallest right id — deterministic), apply the merge to every word.
+ * Byte-level BPE training on a table of pre-token counts (the Spark job counts them on the executors and trains
+ * here, on the driver): the most frequent adjacent pair is merged first (ties: smallest left id, then smallest
+ * right id — deterministic), with incrementally maintained pair counts. The plain helpers ({@link #countPairs},
+ * {@link #bestPair}, {@link #merge}) state the rule one merge at a time; the tests' naive trainer is built from them.
  */
 public final class BpeTrainer {
     private BpeTrainer() {
@@ -82,26 +83,144 @@ public final class BpeTrainer {
         return out;
     }
 
-    /**
-     * Trains on one machine until {@code vocabSize} (256 bytes + merges + {@code <|endoftext|>}) is reached or no
-     * pair occurs twice.
-     */
+    /** {@link #train(Map, int, int, Progress)} with no minimum frequency beyond 2 and no progress reports. */
     public static BpeTokenizer train(Map<String, Long> preTokenCounts, int vocabSize) {
-        List<Word> words = new ArrayList<>();
-        preTokenCounts.entrySet().stream().sorted(Map.Entry.comparingByKey())
-                .forEach(e -> words.add(Word.of(e.getKey(), e.getValue())));
+        return train(preTokenCounts, vocabSize, 2, null);
+    }
+
+    /** Receives the number of merges done and the target, at most every few seconds. */
+    @FunctionalInterface
+    public interface Progress {
+        void report(int merges, int target);
+    }
+
+    /**
+     * Trains until {@code vocabSize} (256 bytes + merges + {@code <|endoftext|>}) is reached or no pair occurs
+     * {@code minFrequency} (at least 2) times, as the established trainers do: pair counts are kept up to date
+     * incrementally, each pair indexed to the words that hold it, the next merge taken from a priority queue, and
+     * only the words holding the merged pair are rewritten. Ties: the smallest left id, then the smallest right id.
+     */
+    public static BpeTokenizer train(Map<String, Long> preTokenCounts, int vocabSize, int minFrequency, Progress progress) {
+        List<Map.Entry<String, Long>> sorted = new ArrayList<>(preTokenCounts.entrySet());
+        sorted.sort(Map.Entry.comparingByKey());
+        int[][] symbols = new int[sorted.size()][];
+        int[] lengths = new int[sorted.size()];
+        long[] counts = new long[sorted.size()];
+        Map<Long, Pair> pairs = new HashMap<>();
+        for (int w = 0; w < symbols.length; w++) {
+            Word word = Word.of(sorted.get(w).getKey(), sorted.get(w).getValue());
+            symbols[w] = word.symbols();
+            lengths[w] = symbols[w].length;
+            counts[w] = word.count();
+            for (int i = 0; i + 1 < lengths[w]; i++) {
+                Pair p = pairs.computeIfAbsent(BpeTokenizer.pairKey(symbols[w][i], symbols[w][i + 1]), Pair::new);
+                p.count += counts[w];
+                p.add(w);
+            }
+        }
+        java.util.PriorityQueue<long[]> queue = new java.util.PriorityQueue<>(BpeTrainer::compareCandidates);
+        pairs.forEach((k, p) -> queue.add(new long[] {p.count, k}));
+        int[] seen = new int[symbols.length];
+        java.util.Arrays.fill(seen, -1);
         List<int[]> merges = new ArrayList<>();
-        while (256 + merges.size() + 1 < vocabSize) {
-            Map<Long, Long> counts = countPairs(words, new HashMap<>());
-            long best = bestPair(counts);
-            if (best < 0 || counts.get(best) < 2) {
+        int target = Math.max(0, vocabSize - 257);
+        long lastReport = System.nanoTime();
+        int floor = Math.max(2, minFrequency);
+        while (merges.size() < target) {
+            long[] top = queue.poll();
+            if (top == null) {
                 break;
             }
+            Pair best = pairs.get(top[1]);
+            if (best == null || best.count != top[0]) {
+                continue;                                  // a stale entry: the pair's count has changed since
+            }
+            if (best.count < floor) {
+                break;
+            }
+            int left = left(best.key);
+            int right = right(best.key);
             int newId = 256 + merges.size();
-            merges.add(new int[] {left(best), right(best)});
-            words.replaceAll(w -> merge(w, left(best), right(best), newId));
+            merges.add(new int[] {left, right});
+            Map<Long, Long> before = new HashMap<>();
+            for (int j = 0; j < best.size; j++) {
+                int w = best.words[j];
+                if (seen[w] == merges.size()) {
+                    continue;
+                }
+                seen[w] = merges.size();
+                int[] s = symbols[w];
+                int length = lengths[w];
+                boolean holds = false;
+                for (int i = 0; i + 1 < length && !holds; i++) {
+                    holds = s[i] == left && s[i + 1] == right;
+                }
+                if (!holds) {
+                    continue;
+                }
+                for (int i = 0; i + 1 < length; i++) {
+                    adjust(pairs, before, BpeTokenizer.pairKey(s[i], s[i + 1]), -counts[w], -1);
+                }
+                lengths[w] = length = mergeInPlace(s, length, left, right, newId);
+                for (int i = 0; i + 1 < length; i++) {
+                    adjust(pairs, before, BpeTokenizer.pairKey(s[i], s[i + 1]), counts[w], w);
+                }
+            }
+            for (Map.Entry<Long, Long> e : before.entrySet()) {
+                Pair p = pairs.get(e.getKey());
+                if (p.count != e.getValue() && p.count > 0) {
+                    queue.add(new long[] {p.count, p.key});
+                }
+                if (p.count == 0) {
+                    pairs.remove(p.key);
+                }
+            }
+            if (progress != null && System.nanoTime() - lastReport > 5_000_000_000L) {
+                progress.report(merges.size(), target);
+                lastReport = System.nanoTime();
+            }
+        }
+        if (progress != null) {
+            progress.report(merges.size(), target);
         }
         return new BpeTokenizer(merges.toArray(new int[0][]));
+    }
+
+    /** A pair's total count and the words that hold (or held) it; stale word entries are skipped when merging. */
+    private static final class Pair {
+        final long key;
+        long count;
+        int[] words = new int[2];
+        int size;
+
+        Pair(long key) {
+            this.key = key;
+        }
+
+        void add(int word) {
+            if (size > 0 && words[size - 1] == word) {
+                return;
+            }
+            if (size == words.length) {
+                words = java.util.Arrays.copyOf(words, size * 2);
+            }
+            words[size++] = word;
+        }
+    }
+
+    private static void adjust(Map<Long, Pair> pairs, Map<Long, Long> before, long key, long delta, int word) {
+        Pair p = pairs.computeIfAbsent(key, Pair::new);
+        before.putIfAbsent(key, p.count);
+        p.count += delta;
+        if (word >= 0) {
+            p.add(word);
+        }
+    }
+
+    /** Higher count first; equal counts: the smaller pair key (left id, then right id). */
+    private static int compareCandidates(long[] a, long[] b) {
+        int byCount = Long.compare(b[0], a[0]);
+        return byCount != 0 ? byCount : Long.compareUnsigned(a[1], b[1]);
     }
 
     /** Pre-token frequencies of a text. */

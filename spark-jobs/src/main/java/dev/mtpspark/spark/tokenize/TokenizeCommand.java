@@ -35,6 +35,9 @@ public final class TokenizeCommand implements Callable<Integer> {
     String tokenizer;
     @Option(names = "--bpe-vocab-size", defaultValue = "4096", description = "For bpe: vocabulary size incl. 256 bytes and <|endoftext|> (default: ${DEFAULT-VALUE}).")
     int bpeVocabSize;
+
+    @Option(names = "--bpe-min-frequency", defaultValue = "2", description = "For bpe: merge only pairs seen at least this often (default: ${DEFAULT-VALUE}).")
+    int bpeMinFrequency;
     @Option(names = "--tokenizer-file", description = "For huggingface: a tokenizer.json (any Hadoop path).")
     String tokenizerFile;
     @Option(names = "--eos-token", description = "For huggingface: the token placed between documents, e.g. <|endoftext|>.")
@@ -58,7 +61,7 @@ public final class TokenizeCommand implements Callable<Integer> {
     public TokenizeConfig config() {
         return new TokenizeConfig(inputs, parse(InputFormat.class, "--format", format),
                 parse(TextMode.class, "--text-mode", textMode), jsonField, parquetColumn,
-                parse(TokenizerType.class, "--tokenizer", tokenizer), bpeVocabSize, tokenizerFile, eosToken,
+                parse(TokenizerType.class, "--tokenizer", tokenizer), bpeVocabSize, bpeMinFrequency, tokenizerFile, eosToken,
                 contextLength, predictedTokens, validationFraction, parse(SplitMode.class, "--split", split),
                 output, overwrite, partitions);
     }

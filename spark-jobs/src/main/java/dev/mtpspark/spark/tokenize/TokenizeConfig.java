@@ -15,6 +15,7 @@ import java.util.List;
  * @param parquetColumn      for Parquet: the string column holding the text
  * @param tokenizer          byte, char, bpe (trained here) or huggingface (an existing tokenizer.json)
  * @param bpeVocabSize       for bpe: vocabulary size including the 256 bytes and {@code <|endoftext|>}
+ * @param bpeMinFrequency    for bpe: the fewest occurrences of a pair that is still merged (≥ 2)
  * @param tokenizerFile      for huggingface: path of the tokenizer.json
  * @param eosToken           for huggingface: the token placed between documents (null for none)
  * @param contextLength      T
@@ -33,6 +34,7 @@ public record TokenizeConfig(
         String parquetColumn,
         TokenizerType tokenizer,
         int bpeVocabSize,
+        int bpeMinFrequency,
         String tokenizerFile,
         String eosToken,
         int contextLength,
@@ -63,6 +65,9 @@ public record TokenizeConfig(
         }
         if (!(validationFraction >= 0 && validationFraction < 1)) {
             throw new BadInputException("--validation-fraction = " + validationFraction + " is invalid: must be in [0, 1)");
+        }
+        if (bpeMinFrequency < 2) {
+            throw new BadInputException("--bpe-min-frequency = " + bpeMinFrequency + " is invalid: must be ≥ 2 (a pair seen once saves nothing)");
         }
         if (tokenizer == TokenizerType.BPE && bpeVocabSize < 258) {
             throw new BadInputException("--bpe-vocab-size = " + bpeVocabSize + " is invalid: must be ≥ 258 (256 bytes, one merge, <|endoftext|>)");

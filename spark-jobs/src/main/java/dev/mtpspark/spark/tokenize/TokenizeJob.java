@@ -193,7 +193,7 @@ public final class TokenizeJob {
                 var merged = jsc.parallelize(counts, Math.max(1, counts.size()))
                         .flatMapToPair(m -> m.entrySet().stream().map(e -> new Tuple2<>(e.getKey(), e.getValue())).iterator())
                         .reduceByKey(Long::sum);
-                return DistributedBpeTrainer.train(merged, config.bpeVocabSize());
+                return BpeTableTrainer.train(merged, config.bpeVocabSize(), config.bpeMinFrequency());
             }
             default:
                 throw new IllegalStateException(config.tokenizer().toString());
