@@ -121,6 +121,7 @@ public final class TokenizeJob {
                         + config.windowLength());
             }
             Map<String, Object> manifest = manifest(config, tokenizer, files, zeroByteFiles, stats, contiguous, boundary);
+            manifest.put("shards", DatasetShards.describe(outFs, tmp));
             writeText(outFs, new Path(tmp, TOKENIZER_FILE), TokenizerFiles.toJson(tokenizer));
             writeText(outFs, new Path(tmp, MANIFEST), new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT)
                     .writeValueAsString(manifest));

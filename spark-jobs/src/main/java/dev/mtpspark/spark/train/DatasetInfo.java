@@ -70,6 +70,22 @@ public record DatasetInfo(String path, String manifestJson, String tokenizerJson
                 t.hasNonNull("eosToken") ? t.get("eosToken").asText() : null);
     }
 
+    /**
+     * Checks every shard against the manifest (present, same size, same checksum where the file system keeps one;
+     * no unknown shard); one line naming the shard otherwise. Datasets written before shards were recorded pass.
+     */
+    public void checkShards(Configuration conf) {
+        if (!manifest.has("shards")) {
+            return;
+        }
+        try {
+            Path dir = new Path(path);
+            dev.mtpspark.spark.tokenize.DatasetShards.check(dir.getFileSystem(conf), dir, manifest.get("shards"));
+        } catch (IOException e) {
+            throw new BadInputException("cannot check the shards of data.dataset = " + path + ": " + e.getMessage());
+        }
+    }
+
     /** Fails unless the windows fit the model: T + n tokens each, ids below the vocabulary size. */
     public void checkFits(MtpModelConfig model, String split) {
         if (contextLength() != model.contextLength()) {

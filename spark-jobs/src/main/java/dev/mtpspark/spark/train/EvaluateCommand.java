@@ -87,6 +87,7 @@ public final class EvaluateCommand implements Callable<Integer> {
         String path = datasetPath != null ? datasetPath : trainedOn(c);
         DatasetInfo ds = DatasetInfo.read(path, spark.sparkContext().hadoopConfiguration());
         ds.checkFits(c.model().config(), split);
+        ds.checkShards(spark.sparkContext().hadoopConfiguration());
         if (ds.vocabSize() != c.model().config().vocabSize()) {
             throw new dev.mtpspark.spark.tokenize.BadInputException("--dataset " + path + " has a vocabulary of " + ds.vocabSize()
                     + " ids, the checkpoint's model " + c.model().config().vocabSize());

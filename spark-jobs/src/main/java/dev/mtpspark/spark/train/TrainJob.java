@@ -84,6 +84,7 @@ public final class TrainJob {
         MtpModelConfig modelConfig = config.model().toModelConfig(dataset.vocabSize(), config.run().seed());
         dataset.checkFits(modelConfig, config.data().trainSplit());
         dataset.checkFits(modelConfig, config.data().validationSplit());
+        dataset.checkShards(hadoop);
         String configYaml = TrainConfigLoader.toYaml(config);
         LOG.info("effective configuration:\n{}", configYaml);
 
