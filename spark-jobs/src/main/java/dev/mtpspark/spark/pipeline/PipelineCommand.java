@@ -63,7 +63,7 @@ public final class PipelineCommand implements Callable<Integer> {
                     : TokenizeJob.plan(new TokenizeConfig(tokenize.inputs(), tokenize.format(), tokenize.textMode(),
                     tokenize.jsonField(), tokenize.parquetColumn(), tokenize.tokenizer(), tokenize.bpeVocabSize(), tokenize.bpeMinFrequency(),
                     tokenize.tokenizerFile(), tokenize.eosToken(), tokenize.contextLength(), tokenize.predictedTokens(),
-                    tokenize.validationFraction(), tokenize.split(), tokenize.output(), true, tokenize.partitions()), hadoop));
+                    tokenize.validationFraction(), tokenize.split(), tokenize.output(), true, tokenize.partitions(), tokenize.splitBytes()), hadoop));
             if (reuse) {
                 System.out.print(dev.mtpspark.spark.train.TrainPlan.describe(cfg,
                         TrainJob.ResumeMode.AUTO, hadoop));
@@ -132,7 +132,7 @@ public final class PipelineCommand implements Callable<Integer> {
         }
         return new TokenizeConfig(t.inputs(), t.format(), t.textMode(), t.jsonField(), t.parquetColumn(), t.tokenizer(),
                 t.bpeVocabSize(), t.bpeMinFrequency(), t.tokenizerFile(), t.eosToken(), cfg.model().contextLength(), cfg.model().predictedTokens(),
-                t.validationFraction(), t.split(), cfg.data().dataset(), overwrite, t.partitions());
+                t.validationFraction(), t.split(), cfg.data().dataset(), overwrite, t.partitions(), t.splitBytes());
     }
 
     private static void write(Path p, Configuration conf, String text) throws IOException {

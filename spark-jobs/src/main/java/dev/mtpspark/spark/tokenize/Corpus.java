@@ -55,16 +55,47 @@ final class Corpus implements Serializable {
             }, false);
         } else {
             JavaSparkContext jsc = JavaSparkContext.fromSparkContext(spark.sparkContext());
-            int slices = Math.min(files.size(), config.partitions());
-            results = jsc.parallelize(files, slices).mapPartitionsWithIndex((index, it) -> {
+            List<List<SourceFile>> splits = splits(files, config.splitBytes(), config.partitions(), jsc.defaultParallelism());
+            results = jsc.parallelize(splits, splits.size()).mapPartitionsWithIndex((index, it) -> {
                 TokenizeStats stats = new TokenizeStats();
                 CorpusReader reader = new CorpusReader(config, conf.get());
-                R r = work.run(index, handler -> it.forEachRemaining(f ->
-                        stats.checksums.put(f.path(), reader.read(f, handler, stats))), stats);
+                R r = work.run(index, handler -> it.forEachRemaining(group -> group.forEach(f ->
+                        stats.checksums.put(f.path(), reader.read(f, handler, stats)))), stats);
                 return List.of(r).iterator();
             }, false);
         }
         return results.collect();
+    }
+
+    /**
+     * Files packed, in order, into splits of about {@code target} bytes, as Spark's file sources do
+     * ({@code maxPartitionBytes}): the target is {@code min(splitBytes, max(4 MiB, total / parallelism))}, so a
+     * small corpus still spreads over the cores and thousands of small files do not become thousands of tasks
+     * (and shards); at most {@code maxSplits} splits. A file is never cut: one larger than the target is a split.
+     */
+    static List<List<SourceFile>> splits(List<SourceFile> files, long splitBytes, int maxSplits, int parallelism) {
+        long total = 0;
+        for (SourceFile f : files) {
+            total += f.size();
+        }
+        long target = Math.min(splitBytes, Math.max(4L << 20, total / Math.max(1, parallelism)));
+        target = Math.max(target, (total + maxSplits - 1) / Math.max(1, maxSplits));
+        List<List<SourceFile>> out = new java.util.ArrayList<>();
+        List<SourceFile> current = new java.util.ArrayList<>();
+        long bytes = 0;
+        for (SourceFile f : files) {
+            if (!current.isEmpty() && bytes + f.size() > target) {
+                out.add(current);
+                current = new java.util.ArrayList<>();
+                bytes = 0;
+            }
+            current.add(f);
+            bytes += f.size();
+        }
+        if (!current.isEmpty()) {
+            out.add(current);
+        }
+        return out;
     }
 
     /** Parquet rows: a document per non-null, non-empty value, keyed by its content's SHA-256. */

@@ -57,13 +57,17 @@ public final class TokenizeCommand implements Callable<Integer> {
     @Option(names = "--partitions", defaultValue = "256", description = "Most Spark tasks reading files (default: ${DEFAULT-VALUE}).")
     int partitions;
 
+    @Option(names = "--split-bytes", defaultValue = "134217728", description = "Target input bytes per task: small files are "
+            + "packed together, as Spark's maxPartitionBytes does (default: ${DEFAULT-VALUE}, 128 MiB).")
+    long splitBytes;
+
     /** The validated configuration of the parsed command line. */
     public TokenizeConfig config() {
         return new TokenizeConfig(inputs, parse(InputFormat.class, "--format", format),
                 parse(TextMode.class, "--text-mode", textMode), jsonField, parquetColumn,
                 parse(TokenizerType.class, "--tokenizer", tokenizer), bpeVocabSize, bpeMinFrequency, tokenizerFile, eosToken,
                 contextLength, predictedTokens, validationFraction, parse(SplitMode.class, "--split", split),
-                output, overwrite, partitions);
+                output, overwrite, partitions, splitBytes);
     }
 
     static <E extends Enum<E>> E parse(Class<E> type, String option, String value) {

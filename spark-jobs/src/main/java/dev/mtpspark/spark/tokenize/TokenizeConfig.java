@@ -25,6 +25,7 @@ import java.util.List;
  * @param output             dataset directory to create
  * @param overwrite          replace an existing output directory
  * @param partitions         upper bound on the number of Spark tasks reading files
+ * @param splitBytes         target input bytes per task (files are packed into splits of about this size)
  */
 public record TokenizeConfig(
         List<String> inputs,
@@ -43,7 +44,8 @@ public record TokenizeConfig(
         SplitMode split,
         String output,
         boolean overwrite,
-        int partitions) implements Serializable {
+        int partitions,
+        long splitBytes) implements Serializable {
 
     public enum InputFormat { TEXT, JSONL, PARQUET }
 
@@ -83,6 +85,9 @@ public record TokenizeConfig(
         }
         if (output == null || output.isBlank()) {
             throw new BadInputException("--output is required");
+        }
+        if (splitBytes < 1) {
+            throw new BadInputException("--split-bytes = " + splitBytes + " is invalid: must be ≥ 1");
         }
         if (partitions < 1) {
             throw new BadInputException("--partitions = " + partitions + " is invalid: must be ≥ 1");

@@ -276,7 +276,7 @@ public record TrainConfig(Run run, Data data, Model model, Optimizer optimizer, 
     public record Tokenize(List<String> inputs, TokenizeConfig.InputFormat format, dev.mtpspark.core.data.DocumentReader.TextMode textMode, String jsonField,
                            String parquetColumn, TokenizeConfig.TokenizerType tokenizer, int bpeVocabSize, int bpeMinFrequency,
                            String tokenizerFile, String eosToken, double validationFraction, TokenizeConfig.SplitMode split,
-                           int partitions) implements Serializable {
+                           int partitions, long splitBytes) implements Serializable {
         public Tokenize {
             inputs = inputs == null ? List.of() : List.copyOf(inputs);
         }
