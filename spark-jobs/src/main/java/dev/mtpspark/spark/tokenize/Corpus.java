@@ -44,6 +44,11 @@ final class Corpus implements Serializable {
     }
 
     <R extends Serializable> List<R> run(SparkSession spark, PartitionWork<R> work) {
+        return run(spark, "corpus pass", work);
+    }
+
+    /** Runs {@code work} on every task; {@code what} names the pass in the progress lines. */
+    <R extends Serializable> List<R> run(SparkSession spark, String what, PartitionWork<R> work) {
         JavaRDD<R> results;
         if (config.format() == TokenizeConfig.InputFormat.PARQUET) {
             String[] paths = files.stream().map(SourceFile::path).toArray(String[]::new);
@@ -56,13 +61,16 @@ final class Corpus implements Serializable {
         } else {
             JavaSparkContext jsc = JavaSparkContext.fromSparkContext(spark.sparkContext());
             List<List<SourceFile>> splits = splits(files, config.splitBytes(), config.partitions(), jsc.defaultParallelism());
-            results = jsc.parallelize(splits, splits.size()).mapPartitionsWithIndex((index, it) -> {
-                TokenizeStats stats = new TokenizeStats();
-                CorpusReader reader = new CorpusReader(config, conf.get());
-                R r = work.run(index, handler -> it.forEachRemaining(group -> group.forEach(f ->
-                        stats.checksums.put(f.path(), reader.read(f, handler, stats)))), stats);
-                return List.of(r).iterator();
-            }, false);
+            long[] bytes = splits.stream().mapToLong(g -> g.stream().mapToLong(SourceFile::size).sum()).toArray();
+            try (TaskProgress ignored = new TaskProgress(spark.sparkContext(), what, bytes)) {
+                return jsc.parallelize(splits, splits.size()).mapPartitionsWithIndex((index, it) -> {
+                    TokenizeStats stats = new TokenizeStats();
+                    CorpusReader reader = new CorpusReader(config, conf.get());
+                    R r = work.run(index, handler -> it.forEachRemaining(group -> group.forEach(f ->
+                            stats.checksums.put(f.path(), reader.read(f, handler, stats)))), stats);
+                    return List.of(r).iterator();
+                }, false).collect();
+            }
         }
         return results.collect();
     }

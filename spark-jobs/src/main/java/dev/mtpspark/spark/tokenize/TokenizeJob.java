@@ -167,7 +167,7 @@ public final class TokenizeJob {
                 }
             }
             case CHAR: {
-                List<CharVocabulary> parts = corpus.run(spark, (partition, feed, stats) -> {
+                List<CharVocabulary> parts = corpus.run(spark, "character scan", (partition, feed, stats) -> {
                     BitSet seen = new BitSet();
                     EncoderPerDocument handler = new EncoderPerDocument(() -> CharTokenizer.codePointCollector(seen));
                     feed.into(handler);
@@ -185,7 +185,7 @@ public final class TokenizeJob {
                 return new CharTokenizer(all.stream().toArray(), documents > 1 && !contiguous);
             }
             case BPE: {
-                List<HashMap<String, Long>> counts = corpus.run(spark, (partition, feed, stats) -> {
+                List<HashMap<String, Long>> counts = corpus.run(spark, "BPE pre-token count", (partition, feed, stats) -> {
                     HashMap<String, Long> c = new HashMap<>();
                     feed.into(new EncoderPerDocument(() -> BpeTrainer.preTokenCounter(c)));
                     return c;
@@ -204,7 +204,7 @@ public final class TokenizeJob {
     private static TokenizeStats tokenize(SparkSession spark, TokenizeConfig config, Corpus corpus, Tokenizer tokenizer,
                                           long boundary, Path dataset, HadoopConf conf) {
         String datasetPath = dataset.toString();
-        List<TokenizeStats> parts = corpus.run(spark, (partition, feed, stats) -> {
+        List<TokenizeStats> parts = corpus.run(spark, "tokenize", (partition, feed, stats) -> {
             TaskContext task = TaskContext.get();
             long attempt = task == null ? 0 : task.taskAttemptId();
             WindowShardWriter[] writers = new WindowShardWriter[2];

@@ -1,0 +1,69 @@
+package dev.mtpspark.spark.tokenize;
+
+import org.apache.spark.SparkContext;
+import org.apache.spark.scheduler.SparkListener;
+import org.apache.spark.scheduler.SparkListenerTaskEnd;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+import java.util.Locale;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.AtomicLong;
+
+/**
+ * A progress line for a long pass over the corpus: as each task (a split of files of known size) finishes, the
+ * driver logs tasks and megabytes done, MB/s and the ETA, at most every few seconds and for the last task.
+ */
+final class TaskProgress extends SparkListener implements AutoCloseable {
+    private static final Logger LOG = LoggerFactory.getLogger(TaskProgress.class);
+
+    private final SparkContext sc;
+    private final String what;
+    private final long[] splitBytes;
+    private final long totalBytes;
+    private final long start = System.nanoTime();
+    private final AtomicInteger done = new AtomicInteger();
+    private final AtomicLong bytesDone = new AtomicLong();
+    private volatile long lastLog;
+    private volatile int stage = -1;
+
+    TaskProgress(SparkContext sc, String what, long[] splitBytes) {
+        this.sc = sc;
+        this.what = what;
+        this.splitBytes = splitBytes;
+        long total = 0;
+        for (long b : splitBytes) {
+            total += b;
+        }
+        this.totalBytes = total;
+        sc.addSparkListener(this);
+    }
+
+    @Override
+    public void onTaskEnd(SparkListenerTaskEnd end) {
+        if (!end.taskInfo().successful() || end.taskInfo().index() >= splitBytes.length) {
+            return;
+        }
+        if (stage < 0) {
+            stage = end.stageId();
+        } else if (end.stageId() != stage) {
+            return;                                   // another job's tasks
+        }
+        int n = done.incrementAndGet();
+        long bytes = bytesDone.addAndGet(splitBytes[end.taskInfo().index()]);
+        long now = System.nanoTime();
+        if (n == splitBytes.length || now - lastLog > 5_000_000_000L) {
+            lastLog = now;
+            double seconds = (now - start) / 1e9;
+            double rate = bytes / 1e6 / Math.max(seconds, 1e-9);
+            LOG.info(String.format(Locale.ROOT, "%s: %d/%d tasks, %.1f of %.1f MB (%.0f%%), %.1f MB/s, ETA %.0f s", what, n,
+                    splitBytes.length, bytes / 1e6, totalBytes / 1e6, 100.0 * bytes / Math.max(1, totalBytes), rate,
+                    rate > 0 ? (totalBytes - bytes) / 1e6 / rate : 0));
+        }
+    }
+
+    @Override
+    public void close() {
+        sc.removeSparkListener(this);
+    }
+}
