@@ -3,12 +3,11 @@ package dev.mtpspark.spark.tokenize;
 import org.apache.hadoop.conf.Configuration;
 import org.apache.hadoop.fs.FileSystem;
 import org.apache.hadoop.fs.Path;
-import org.apache.parquet.example.data.Group;
-import org.apache.parquet.example.data.simple.SimpleGroupFactory;
 import org.apache.parquet.hadoop.ParquetFileWriter;
 import org.apache.parquet.hadoop.ParquetWriter;
-import org.apache.parquet.hadoop.example.ExampleParquetWriter;
+import org.apache.parquet.hadoop.api.WriteSupport;
 import org.apache.parquet.hadoop.metadata.CompressionCodecName;
+import org.apache.parquet.io.api.RecordConsumer;
 import org.apache.parquet.schema.MessageType;
 import org.apache.parquet.schema.MessageTypeParser;
 
@@ -20,7 +19,9 @@ import java.io.UncheckedIOException;
  * Writes one task's windows of one split as a Parquet shard {@code split=<name>/part-<task>.parquet}, with a
  * single column {@code tokens: array<int>} (Spark reads the directory with {@code split} as a partition
  * column). Windows go to disk as they are produced, so memory stays bounded. The shard is written under an
- * attempt name and renamed when complete, so a retried or speculative task never leaves half a file.
+ * attempt name and renamed when complete, so a retried or speculative task never leaves half a file. Windows go
+ * straight to Parquet's record consumer (one {@code addInteger} per token), not through the example {@code Group}
+ * objects, which cost an object and a field lookup per token.
  */
 final class WindowShardWriter implements Closeable {
     static final MessageType SCHEMA = MessageTypeParser.parseMessageType("message window { repeated int32 tokens; }");
@@ -31,8 +32,7 @@ final class WindowShardWriter implements Closeable {
     private final Path finalPath;
     private final Path attemptPath;
     private final Configuration conf;
-    private final SimpleGroupFactory groups = new SimpleGroupFactory(SCHEMA);
-    private ParquetWriter<Group> writer;
+    private ParquetWriter<int[]> writer;
 
     WindowShardWriter(Path datasetDir, String split, int task, long attempt, Configuration conf) {
         Path dir = new Path(datasetDir, "split=" + split);
@@ -44,16 +44,12 @@ final class WindowShardWriter implements Closeable {
     void write(int[] window) {
         try {
             if (writer == null) {
-                writer = ExampleParquetWriter.builder(attemptPath).withConf(conf).withType(SCHEMA)
+                writer = new Builder(attemptPath).withConf(conf)
                         .withCompressionCodec(CompressionCodecName.SNAPPY)
                         .withRowGroupSize(ROW_GROUP_BYTES)
                         .withWriteMode(ParquetFileWriter.Mode.OVERWRITE).build();
             }
-            Group g = groups.newGroup();
-            for (int token : window) {
-                g.append("tokens", token);
-            }
-            writer.write(g);
+            writer.write(window);
         } catch (IOException e) {
             throw new UncheckedIOException("cannot write " + attemptPath + ": " + e.getMessage(), e);
         }
@@ -69,6 +65,50 @@ final class WindowShardWriter implements Closeable {
         fs.delete(new Path(attemptPath.getParent(), "." + attemptPath.getName() + ".crc"), false);
         if (!fs.rename(attemptPath, finalPath)) {
             fs.delete(attemptPath, false);         // another attempt of this task already committed its shard
+        }
+    }
+
+    /** A window as one record: its ids as the repeated {@code tokens} field. */
+    private static final class WindowWriteSupport extends WriteSupport<int[]> {
+        private RecordConsumer consumer;
+
+        @Override
+        public WriteContext init(Configuration configuration) {
+            return new WriteContext(SCHEMA, java.util.Map.of());
+        }
+
+        @Override
+        public void prepareForWrite(RecordConsumer recordConsumer) {
+            this.consumer = recordConsumer;
+        }
+
+        @Override
+        public void write(int[] window) {
+            consumer.startMessage();
+            if (window.length > 0) {
+                consumer.startField("tokens", 0);
+                for (int token : window) {
+                    consumer.addInteger(token);
+                }
+                consumer.endField("tokens", 0);
+            }
+            consumer.endMessage();
+        }
+    }
+
+    private static final class Builder extends ParquetWriter.Builder<int[], Builder> {
+        Builder(Path path) {
+            super(path);
+        }
+
+        @Override
+        protected Builder self() {
+            return this;
+        }
+
+        @Override
+        protected WriteSupport<int[]> getWriteSupport(Configuration conf) {
+            return new WindowWriteSupport();
         }
     }
 }
