@@ -13,14 +13,12 @@ import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
-import java.io.ByteArrayOutputStream;
-import java.io.PrintStream;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
 import java.util.Random;
 
+import static dev.mtpspark.spark.CliAssertions.assertError;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -131,20 +129,5 @@ class PipelineCommandTest {
         assertError(2, "holds no loadable checkpoint", "generate", "--checkpoint", dir.toString());
         assertError(2, "sample.speculative", "train", "--config", "../conf/local.yaml", "--set", "model.predicted-tokens=1",
                 "--set", "sample.speculative=true");
-    }
-
-    private static void assertError(int code, String message, String... args) {
-        PrintStream err = System.err;
-        ByteArrayOutputStream captured = new ByteArrayOutputStream();
-        System.setErr(new PrintStream(captured, true, StandardCharsets.UTF_8));
-        int exit;
-        try {
-            exit = MtpCli.execute(args);
-        } finally {
-            System.setErr(err);
-        }
-        String text = captured.toString(StandardCharsets.UTF_8);
-        assertEquals(code, exit, text);
-        assertTrue(text.contains(message), "expected '" + message + "' in: " + text);
     }
 }

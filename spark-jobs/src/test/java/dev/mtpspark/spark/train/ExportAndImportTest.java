@@ -16,14 +16,12 @@ import org.junit.jupiter.api.io.TempDir;
 import org.nd4j.linalg.api.buffer.DataType;
 import org.nd4j.linalg.factory.Nd4j;
 
-import java.io.ByteArrayOutputStream;
-import java.io.PrintStream;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 
+import static dev.mtpspark.spark.CliAssertions.assertError;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -123,20 +121,5 @@ class ExportAndImportTest {
         assertFalse(Files.exists(dir.resolve("never")), "a refused import writes no run directory");
         badArgs.set(2, dir.toString());
         assertError(2, dir + " has no model.safetensors", badArgs.toArray(String[]::new));
-    }
-
-    private static void assertError(int code, String message, String... args) {
-        PrintStream err = System.err;
-        ByteArrayOutputStream captured = new ByteArrayOutputStream();
-        System.setErr(new PrintStream(captured, true, StandardCharsets.UTF_8));
-        int exit;
-        try {
-            exit = MtpCli.execute(args);
-        } finally {
-            System.setErr(err);
-        }
-        String text = captured.toString(StandardCharsets.UTF_8);
-        assertEquals(code, exit, text);
-        assertTrue(text.contains(message), "expected '" + message + "' in: " + text);
     }
 }
