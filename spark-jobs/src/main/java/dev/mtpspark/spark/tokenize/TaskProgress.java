@@ -40,14 +40,16 @@ final class TaskProgress extends SparkListener implements AutoCloseable {
     }
 
     @Override
-    public void onTaskEnd(SparkListenerTaskEnd end) {
-        if (!end.taskInfo().successful() || end.taskInfo().index() >= splitBytes.length) {
-            return;
+    public void onStageSubmitted(org.apache.spark.scheduler.SparkListenerStageSubmitted submitted) {
+        if (submitted.stageInfo().numTasks() == splitBytes.length) {
+            stage = submitted.stageInfo().stageId();   // the pass's stage: one task per split
         }
-        if (stage < 0) {
-            stage = end.stageId();
-        } else if (end.stageId() != stage) {
-            return;                                   // another job's tasks
+    }
+
+    @Override
+    public void onTaskEnd(SparkListenerTaskEnd end) {
+        if (!end.taskInfo().successful() || end.stageId() != stage || end.taskInfo().index() >= splitBytes.length) {
+            return;                                   // another stage's tasks
         }
         int n = done.incrementAndGet();
         long bytes = bytesDone.addAndGet(splitBytes[end.taskInfo().index()]);
