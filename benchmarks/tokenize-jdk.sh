@@ -1,0 +1,49 @@
+#!/usr/bin/env bash
+# Corpus pipeline at scale (issue 18): the JDK's own Java sources (Debian's openjdk-17-source, lib/src.zip, every
+# module: about 15,000 files, 200 MB; fetched at run time with apt-get download, never committed). Measures
+#   1. BPE training on one machine (BpeTrainingBenchmark): the pre-token count (one thread) and the merges for
+#      vocabularies of 4,096 and 32,000;
+#   2. the whole tokenize job (bin/mtp-local, Spark local[*]) for byte and bpe (32,000), T = 1024, n = 4: wall time
+#      of the process, MB/s and MB/s per core.
+# Usage: benchmarks/tokenize-jdk.sh     → prints the figures, writes benchmarks/results/tokenize-jdk.json
+set -euo pipefail
+cd "$(dirname "$0")/.."
+dir=target/corpora/jdk-all
+if [ ! -d "$dir" ]; then
+  tmp="$(mktemp -d)"
+  (cd "$tmp" && apt-get download openjdk-17-source >/dev/null)
+  dpkg-deb -x "$tmp"/openjdk-17-source_*.deb "$tmp/deb"
+  mkdir -p "$dir.partial"
+  unzip -q "$(find "$tmp/deb" -name src.zip | head -1)" -d "$dir.partial"
+  rm -rf "$tmp"
+  mv "$dir.partial" "$dir"
+fi
+mkdir -p target/tokenize-jdk
+MTP_MAIN_CLASS=dev.mtpspark.bench.BpeTrainingBenchmark bin/mtp-local "$dir" target/tokenize-jdk/bpe-training.json 4096,32000
+cores="$(nproc)"
+jobs=()
+for tok in byte bpe; do
+  start=$(date +%s.%N)
+  bin/mtp-local tokenize --input "$dir" --tokenizer "$tok" --bpe-vocab-size 32000 --context-length 1024 --predicted-tokens 4 \
+    --output "target/tokenize-jdk/dataset-$tok" --overwrite > "target/tokenize-jdk/job-$tok.log" 2>&1
+  end=$(date +%s.%N)
+  jobs+=("$tok $(echo "$end - $start" | bc)")
+done
+python3 - "$cores" "${jobs[@]}" <<'PY'
+import json, sys, datetime, subprocess
+cores = int(sys.argv[1])
+training = json.load(open("target/tokenize-jdk/bpe-training.json"))
+mb = training["bytes"] / 1e6
+jobs = []
+for j in sys.argv[2:]:
+    tok, seconds = j.split()
+    seconds = float(seconds)
+    jobs.append({"tokenizer": tok if tok == "byte" else "bpe-32000 trained by the job", "seconds": seconds,
+                 "mb_per_s": mb / seconds, "mb_per_s_per_core": mb / seconds / cores})
+    print(f"  job {jobs[-1]['tokenizer']:<28} {seconds:6.1f} s  {mb/seconds:6.1f} MB/s  {mb/seconds/cores:6.1f} MB/s per core")
+doc = {"command": "benchmarks/tokenize-jdk.sh", "date": datetime.datetime.utcnow().isoformat() + "Z",
+       "commit": subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True).stdout.strip(),
+       "cores": cores, "bpe_training": training, "jobs": jobs}
+json.dump(doc, open("benchmarks/results/tokenize-jdk.json", "w"), indent=2)
+print("written benchmarks/results/tokenize-jdk.json")
+PY
