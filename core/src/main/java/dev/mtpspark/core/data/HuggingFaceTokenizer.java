@@ -17,7 +17,7 @@ import java.util.function.IntConsumer;
  * spans two chunks unless it spans a line break.
  */
 public final class HuggingFaceTokenizer implements Tokenizer {
-    private static final int CHUNK_CHARS = 1 << 16;
+    private static final int CHUNK_CHARS = 1 << 13;       // larger calls encode slower per character (docs/data.md)
     private final String json;
     private final int vocabSize;
     private final int eosId;
@@ -106,7 +106,15 @@ public final class HuggingFaceTokenizer implements Tokenizer {
 
     /** Ids of a text, as the library produces them (no special tokens added). */
     public int[] encodeText(String text) {
-        long[] ids = tokenizer().encode(text, false, false).getIds();
+        // Only the ids cross the binding: Encoding objects also copy every token string, offset and mask.
+        var lib = ai.djl.huggingface.tokenizers.jni.TokenizersLibrary.LIB;
+        long encoding = lib.encode(tokenizer().getHandle(), text, false);
+        long[] ids;
+        try {
+            ids = lib.getTokenIds(encoding);
+        } finally {
+            lib.deleteEncoding(encoding);
+        }
         int[] out = new int[ids.length];
         for (int i = 0; i < ids.length; i++) {
             out[i] = (int) ids[i];
