@@ -3,8 +3,8 @@
 # module: about 15,000 files, 200 MB; fetched at run time with apt-get download, never committed). Measures
 #   1. BPE training on one machine (BpeTrainingBenchmark): the pre-token count (one thread) and the merges for
 #      vocabularies of 4,096 and 32,000;
-#   2. the whole tokenize job (bin/mtp-local, Spark local[*]) for byte and bpe (32,000), T = 1024, n = 4: wall time
-#      of the process, MB/s and MB/s per core.
+#   2. the whole tokenize job (bin/mtp-local) for byte and bpe (32,000), T = 1024, n = 4, on Spark local[1] and
+#      local[<cores>]: wall time of the process, MB/s, MB/s per core, and the scaling ratio between the two.
 # Usage: benchmarks/tokenize-jdk.sh     → prints the figures, writes benchmarks/results/tokenize-jdk.json
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -22,12 +22,15 @@ mkdir -p target/tokenize-jdk
 MTP_MAIN_CLASS=dev.mtpspark.bench.BpeTrainingBenchmark bin/mtp-local "$dir" target/tokenize-jdk/bpe-training.json 4096,32000
 cores="$(nproc)"
 jobs=()
-for tok in byte bpe; do
-  start=$(date +%s.%N)
-  bin/mtp-local tokenize --input "$dir" --tokenizer "$tok" --bpe-vocab-size 32000 --context-length 1024 --predicted-tokens 4 \
-    --output "target/tokenize-jdk/dataset-$tok" --overwrite > "target/tokenize-jdk/job-$tok.log" 2>&1
-  end=$(date +%s.%N)
-  jobs+=("$tok $(echo "$end - $start" | bc)")
+for workers in 1 "$cores"; do
+  for tok in byte bpe; do
+    start=$(date +%s.%N)
+    MTP_JAVA_OPTS="-Xmx4g -Dspark.master=local[$workers]" bin/mtp-local tokenize --input "$dir" --tokenizer "$tok" \
+      --bpe-vocab-size 32000 --context-length 1024 --predicted-tokens 4 \
+      --output "target/tokenize-jdk/dataset-$tok" --overwrite > "target/tokenize-jdk/job-$tok-$workers.log" 2>&1
+    end=$(date +%s.%N)
+    jobs+=("$tok $workers $(echo "$end - $start" | bc)")
+  done
 done
 python3 - "$cores" "${jobs[@]}" <<'PY'
 import json, sys, datetime, subprocess
@@ -36,11 +39,16 @@ training = json.load(open("target/tokenize-jdk/bpe-training.json"))
 mb = training["bytes"] / 1e6
 jobs = []
 for j in sys.argv[2:]:
-    tok, seconds = j.split()
-    seconds = float(seconds)
-    jobs.append({"tokenizer": tok if tok == "byte" else "bpe-32000 trained by the job", "seconds": seconds,
-                 "mb_per_s": mb / seconds, "mb_per_s_per_core": mb / seconds / cores})
-    print(f"  job {jobs[-1]['tokenizer']:<28} {seconds:6.1f} s  {mb/seconds:6.1f} MB/s  {mb/seconds/cores:6.1f} MB/s per core")
+    tok, workers, seconds = j.split()
+    workers, seconds = int(workers), float(seconds)
+    jobs.append({"tokenizer": tok if tok == "byte" else "bpe-32000 trained by the job", "master": f"local[{workers}]",
+                 "seconds": seconds, "mb_per_s": mb / seconds, "mb_per_s_per_core": mb / seconds / workers})
+    print(f"  job {jobs[-1]['tokenizer']:<28} local[{workers}] {seconds:6.1f} s  {mb/seconds:6.1f} MB/s  {mb/seconds/workers:6.1f} MB/s per core")
+for tok in ("byte", "bpe-32000 trained by the job"):
+    one = [j for j in jobs if j["tokenizer"] == tok and j["master"] == "local[1]"]
+    many = [j for j in jobs if j["tokenizer"] == tok and j["master"] != "local[1]"]
+    if one and many:
+        print(f"  {tok}: local[1] / {many[0]['master']} time ratio {one[0]['seconds'] / many[0]['seconds']:.2f}")
 doc = {"command": "benchmarks/tokenize-jdk.sh", "date": datetime.datetime.utcnow().isoformat() + "Z",
        "commit": subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True).stdout.strip(),
        "cores": cores, "bpe_training": training, "jobs": jobs}
