@@ -16,7 +16,8 @@ import java.io.IOException;
 import java.io.UncheckedIOException;
 
 /**
- * Writes one task's windows of one split as a Parquet shard {@code split=<name>/part-<task>.parquet}, with a
+ * Writes one task's windows of one split as Parquet shards {@code split=<name>/part-<task>[-<k>].parquet} of about
+ * {@link #SHARD_BYTES} each, with a
  * single column {@code tokens: array<int>} (Spark reads the directory with {@code split} as a partition
  * column). Windows go to disk as they are produced, so memory stays bounded. The shard is written under an
  * attempt name and renamed when complete, so a retried or speculative task never leaves half a file. Windows go
@@ -31,21 +32,42 @@ final class WindowShardWriter implements Closeable {
     /** Row groups are buffered in memory until full; 32 MiB keeps a task well inside a 1 GiB executor heap. */
     static final long ROW_GROUP_BYTES = 32L << 20;
 
-    private final Path finalPath;
-    private final Path attemptPath;
+    /** A shard is closed and the next one started once this many bytes are written (the last may be smaller). */
+    static final long SHARD_BYTES = 256L << 20;
+
+    private final Path dir;
+    private final int task;
+    private final long attempt;
     private final Configuration conf;
+    private final long shardBytes;
+    private int shard;
+    private Path finalPath;
+    private Path attemptPath;
     private ParquetWriter<int[]> writer;
 
     WindowShardWriter(Path datasetDir, String split, int task, long attempt, Configuration conf) {
-        Path dir = new Path(datasetDir, "split=" + split);
-        this.finalPath = new Path(dir, String.format("part-%05d.parquet", task));
-        this.attemptPath = new Path(dir, String.format(".part-%05d.attempt-%d", task, attempt));
+        this(datasetDir, split, task, attempt, conf, SHARD_BYTES);
+    }
+
+    /** With the shard size at which a new shard starts ({@code part-<task>.parquet}, then {@code part-<task>-1.parquet}, …). */
+    WindowShardWriter(Path datasetDir, String split, int task, long attempt, Configuration conf, long shardBytes) {
+        this.dir = new Path(datasetDir, "split=" + split);
+        this.task = task;
+        this.attempt = attempt;
         this.conf = conf;
+        this.shardBytes = shardBytes;
     }
 
     void write(int[] window) {
         try {
+            if (writer != null && writer.getDataSize() >= shardBytes) {
+                commit();
+                shard++;
+            }
             if (writer == null) {
+                String name = shard == 0 ? String.format("part-%05d", task) : String.format("part-%05d-%d", task, shard);
+                finalPath = new Path(dir, name + ".parquet");
+                attemptPath = new Path(dir, "." + name + ".attempt-" + attempt);
                 writer = new Builder(attemptPath).withConf(conf)
                         .withCompressionCodec(CompressionCodecName.SNAPPY)
                         .withWriterVersion(org.apache.parquet.column.ParquetProperties.WriterVersion.PARQUET_2_0)
@@ -61,10 +83,16 @@ final class WindowShardWriter implements Closeable {
 
     @Override
     public void close() throws IOException {
+        commit();
+    }
+
+    /** Closes the current shard and renames it into place. */
+    private void commit() throws IOException {
         if (writer == null) {
             return;
         }
         writer.close();
+        writer = null;
         FileSystem fs = finalPath.getFileSystem(conf);
         fs.delete(new Path(attemptPath.getParent(), "." + attemptPath.getName() + ".crc"), false);
         if (!fs.rename(attemptPath, finalPath)) {
