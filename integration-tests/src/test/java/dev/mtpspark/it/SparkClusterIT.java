@@ -105,7 +105,7 @@ class SparkClusterIT {
                 spark.masterWebUiPort, secondsSince(t1));
 
         Map<String, String> extraConf = new LinkedHashMap<>();
-        if (Boolean.getBoolean("mtp.it.kryoRegistrationRequired")) {
+        if (!"false".equals(System.getProperty("mtp.it.kryoRegistrationRequired"))) {   // required unless turned off
             extraConf.put("spark.kryo.registrationRequired", "true");
         }
         submit = new SparkSubmitter(spark, appJar, work.resolve("test-classes/it-driver-log4j2.properties"), extraConf);
