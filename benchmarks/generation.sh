@@ -29,11 +29,8 @@
 #   → prints the tables, writes benchmarks/results/generation.json; models and per-run files in target/generation/
 set -euo pipefail
 cd "$(dirname "$0")/.."
-py="${MTP_REFERENCE_PYTHON:-/usr/bin/python3}"
-if ! "$py" -c 'import torch, numpy' >/dev/null 2>&1; then
-  echo "PyTorch reference not installed: run benchmarks/reference/install.sh" >&2
-  exit 1
-fi
+. benchmarks/reference/python.sh
+require_torch fail
 threads_list="${MTP_GEN_THREADS:-1 2}"
 shapes="${MTP_GEN_SHAPES:-shakespeare-char large}"
 tokens="${MTP_GEN_TOKENS:-500}"

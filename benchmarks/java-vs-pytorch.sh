@@ -9,11 +9,8 @@
 #   → prints the figures, writes benchmarks/results/java-vs-pytorch.json (a few minutes on an idle 2-core machine)
 set -euo pipefail
 cd "$(dirname "$0")/.."
-py="${MTP_REFERENCE_PYTHON:-/usr/bin/python3}"   # Debian's python3-torch lives here, not in a pyenv/venv python
-if ! "$py" -c 'import torch, numpy' >/dev/null 2>&1; then
-  echo "PyTorch reference not installed: run benchmarks/reference/install.sh" >&2
-  exit 1
-fi
+. benchmarks/reference/python.sh
+require_torch fail
 threads="${MTP_BENCH_THREADS:-2}"
 # Both sides get the same thread count: torch.set_num_threads in the driver; OpenMP/OpenBLAS for both processes.
 export OMP_NUM_THREADS="$threads" OPENBLAS_NUM_THREADS="$threads" MKL_NUM_THREADS="$threads"

@@ -13,11 +13,8 @@
 #     (about 10 minutes on an idle 2-core machine with both shapes)
 set -euo pipefail
 cd "$(dirname "$0")/.."
-py="${MTP_REFERENCE_PYTHON:-/usr/bin/python3}"
-if ! "$py" -c 'import torch, numpy' >/dev/null 2>&1; then
-  echo "PyTorch reference not installed: run benchmarks/reference/install.sh" >&2
-  exit 1
-fi
+. benchmarks/reference/python.sh
+require_torch fail
 threads="${MTP_BENCH_THREADS:-2}"
 export OMP_NUM_THREADS="$threads" OPENBLAS_NUM_THREADS="$threads" MKL_NUM_THREADS="$threads"
 export OMP_WAIT_POLICY="${OMP_WAIT_POLICY:-passive}"   # see benchmarks/java-vs-pytorch.sh

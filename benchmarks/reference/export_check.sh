@@ -8,11 +8,8 @@
 # default target/export-check]
 set -euo pipefail
 cd "$(dirname "$0")/../.."
-py="${MTP_REFERENCE_PYTHON:-/usr/bin/python3}"   # Debian's python3-torch, not a pyenv/venv python
-if ! "$py" -c 'import torch, numpy' >/dev/null 2>&1; then
-  echo "export check skipped: PyTorch reference not installed (run benchmarks/reference/install.sh)"
-  exit 0
-fi
+. benchmarks/reference/python.sh
+require_torch skip "export check"
 out="${1:-target/export-check}"
 rm -rf "$out"
 mkdir -p "$out"

@@ -6,11 +6,8 @@
 # Usage: benchmarks/reference/parity.sh [output dir, default target/reference-parity]
 set -euo pipefail
 cd "$(dirname "$0")/../.."
-py="${MTP_REFERENCE_PYTHON:-/usr/bin/python3}"   # Debian's python3-torch, not a pyenv/venv python
-if ! "$py" -c 'import torch, numpy' >/dev/null 2>&1; then
-  echo "parity check skipped: PyTorch reference not installed (run benchmarks/reference/install.sh)"
-  exit 0
-fi
+. benchmarks/reference/python.sh
+require_torch skip "parity check"
 out="${1:-target/reference-parity}"
 rm -rf "$out"
 mkdir -p "$out"

@@ -120,14 +120,18 @@ public final class ModelDirectory {
             throw new BadInputException(file + " is " + length + " bytes; files over 2 GiB are not supported yet");
         }
         try {
-            return Safetensors.read(readBytes(fs, file), file.toString());
+            return Safetensors.read(readBytes(fs, file, (int) length), file.toString());
         } catch (IllegalArgumentException e) {
             throw new BadInputException(e.getMessage());
         }
     }
 
     private static byte[] readBytes(FileSystem fs, Path file) throws IOException {
-        byte[] bytes = new byte[(int) fs.getFileStatus(file).getLen()];
+        return readBytes(fs, file, (int) fs.getFileStatus(file).getLen());
+    }
+
+    private static byte[] readBytes(FileSystem fs, Path file, int length) throws IOException {
+        byte[] bytes = new byte[length];
         try (FSDataInputStream in = fs.open(file)) {
             in.readFully(0, bytes);
         }

@@ -43,21 +43,16 @@ final class Corpus implements Serializable {
         void into(DocumentHandler handler);
     }
 
-    <R extends Serializable> List<R> run(SparkSession spark, PartitionWork<R> work) {
-        return run(spark, "corpus pass", work);
-    }
-
     /** Runs {@code work} on every task; {@code what} names the pass in the progress lines. */
     <R extends Serializable> List<R> run(SparkSession spark, String what, PartitionWork<R> work) {
-        JavaRDD<R> results;
         if (config.format() == TokenizeConfig.InputFormat.PARQUET) {
             String[] paths = files.stream().map(SourceFile::path).toArray(String[]::new);
             JavaRDD<Row> rows = spark.read().parquet(paths).select(config.parquetColumn()).javaRDD();
-            results = rows.mapPartitionsWithIndex((index, it) -> {
+            return rows.mapPartitionsWithIndex((index, it) -> {
                 TokenizeStats stats = new TokenizeStats();
                 R r = work.run(index, handler -> feedRows(it, handler, stats), stats);
                 return List.of(r).iterator();
-            }, false);
+            }, false).collect();
         } else {
             JavaSparkContext jsc = JavaSparkContext.fromSparkContext(spark.sparkContext());
             List<List<SourceFile>> splits = splits(files, config.splitBytes(), config.partitions(), jsc.defaultParallelism());
@@ -72,7 +67,6 @@ final class Corpus implements Serializable {
                 }, false).collect();
             }
         }
-        return results.collect();
     }
 
     /**

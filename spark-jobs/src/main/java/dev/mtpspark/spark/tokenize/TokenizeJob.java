@@ -26,11 +26,8 @@ import scala.Tuple2;
 
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
-import java.time.Instant;
-import java.util.ArrayList;
 import java.util.BitSet;
 import java.util.HashMap;
-import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.UUID;
@@ -120,7 +117,7 @@ public final class TokenizeJob {
                         + stats.tokens(TokenizeStats.TRAIN) + " tokens, a window needs --context-length + --predicted-tokens = "
                         + config.windowLength());
             }
-            Map<String, Object> manifest = manifest(config, tokenizer, files, zeroByteFiles, stats, contiguous, boundary);
+            Map<String, Object> manifest = DatasetManifest.build(config, tokenizer, files, zeroByteFiles, stats, contiguous, boundary);
             manifest.put("shards", DatasetShards.describe(outFs, tmp));
             writeText(outFs, new Path(tmp, TOKENIZER_FILE), TokenizerFiles.toJson(tokenizer));
             writeText(outFs, new Path(tmp, MANIFEST), new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT)
@@ -227,77 +224,6 @@ public final class TokenizeJob {
 
     private static String describeProblems(TokenizeStats stats) {
         return stats.firstJsonProblem == null ? "" : "(first problem: " + stats.firstJsonProblem + "; " + stats.problems() + ")";
-    }
-
-    private static Map<String, Object> manifest(TokenizeConfig config, Tokenizer tokenizer, List<SourceFile> files,
-                                                int zeroByteFiles, TokenizeStats stats, boolean contiguous, long boundary) {
-        Map<String, Object> m = new LinkedHashMap<>();
-        m.put("format", "mtp-spark-dataset/1");
-        m.put("projectVersion", TokenizeJob.class.getPackage().getImplementationVersion() == null
-                ? "development" : TokenizeJob.class.getPackage().getImplementationVersion());
-        m.put("created", Instant.now().toString());
-        Map<String, Object> tok = new LinkedHashMap<>();
-        tok.put("type", tokenizer.type());
-        tok.put("file", TOKENIZER_FILE);
-        tok.put("vocabSize", tokenizer.vocabSize());
-        tok.put("eosId", tokenizer.eosId());
-        if (tokenizer instanceof ByteTokenizer) {
-            tok.put("padId", ByteTokenizer.PAD);
-        }
-        if (config.eosToken() != null) {
-            tok.put("eosToken", config.eosToken());
-        }
-        m.put("tokenizer", tok);
-        m.put("contextLength", config.contextLength());
-        m.put("predictedTokens", config.predictedTokens());
-        m.put("windowLength", config.windowLength());
-        m.put("stride", config.contextLength());
-        m.put("columns", Map.of("tokens", "array<int> of windowLength token ids", "split", "partition directory split=<name>"));
-        Map<String, Object> split = new LinkedHashMap<>();
-        split.put("method", contiguous ? "contiguous" : "document-hash");
-        split.put("validationFraction", config.validationFraction());
-        if (contiguous) {
-            split.put("validationStartsAtCharacter", boundary);
-        }
-        m.put("split", split);
-        Map<String, Object> splits = new LinkedHashMap<>();
-        for (int s = 0; s < 2; s++) {
-            Map<String, Object> c = new LinkedHashMap<>();
-            c.put("documents", stats.documents(s));
-            c.put("tokens", stats.tokens(s));
-            c.put("windows", stats.windows(s));
-            c.put("tailTokensNotInAnyWindow", stats.tailTokens(s));
-            splits.put(TokenizeStats.SPLITS[s], c);
-        }
-        m.put("splits", splits);
-        List<Map<String, Object>> sources = new ArrayList<>();
-        for (SourceFile f : files) {
-            Map<String, Object> s = new LinkedHashMap<>();
-            s.put("path", f.path());
-            s.put("bytes", f.size());
-            s.put("sha256", stats.checksums.get(f.path()));
-            sources.add(s);
-        }
-        m.put("sources", sources);
-        Map<String, Object> problems = new LinkedHashMap<>();
-        problems.put("zeroByteFilesSkipped", zeroByteFiles);
-        problems.putAll(stats.problems());
-        m.put("inputProblems", problems);
-        m.put("job", configMap(config));
-        return m;
-    }
-
-    private static Map<String, Object> configMap(TokenizeConfig c) {
-        Map<String, Object> m = new LinkedHashMap<>();
-        for (var component : TokenizeConfig.class.getRecordComponents()) {
-            try {
-                Object v = component.getAccessor().invoke(c);
-                m.put(component.getName(), v instanceof Enum<?> e ? e.name().toLowerCase() : v);
-            } catch (ReflectiveOperationException e) {
-                throw new IllegalStateException(e);
-            }
-        }
-        return m;
     }
 
     private static void writeText(FileSystem fs, Path path, String text) throws IOException {
