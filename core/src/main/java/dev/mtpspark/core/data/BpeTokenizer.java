@@ -8,29 +8,56 @@ import com.fasterxml.jackson.databind.node.ObjectNode;
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
+import java.util.ArrayList;
 import java.util.HashMap;
+import java.util.HashSet;
 import java.util.Iterator;
 import java.util.LinkedHashMap;
+import java.util.List;
 import java.util.Map;
+import java.util.Set;
 import java.util.function.IntConsumer;
 
 /**
  * Byte-level BPE in GPT-2's form: text is split into pre-tokens by {@link ByteLevel#PRE_TOKEN}, each
  * pre-token's UTF-8 bytes start as ids 0–255 and merges apply in rank order; merge r creates id 256 + r; the
- * end-of-text token {@code <|endoftext|>} takes the last id. Saved as a Hugging Face {@code tokenizer.json}
- * that the Rust tokenizers library loads with identical ids.
+ * end-of-text token {@code <|endoftext|>} takes the next id and the user's special tokens the ids after it. These
+ * added tokens are found in the text first and encoded whole, and no pre-token spans one, as in Hugging Face
+ * tokenizers. Saved as a {@code tokenizer.json} that the Rust tokenizers library loads with identical ids.
  */
 public final class BpeTokenizer implements Tokenizer {
     public static final String EOS_TOKEN = "<|endoftext|>";
     private static final ObjectMapper JSON = new ObjectMapper();
 
     private final int[][] merges;
+    private final List<String> specialTokens;
     private transient Map<Long, Integer> ranks;
     private transient byte[][] tokenBytes;
     private transient Map<String, int[]> cache;
 
     /** @param merges merge r joins ids {@code merges[r][0]} and {@code merges[r][1]} into id 256 + r */
     public BpeTokenizer(int[][] merges) {
+        this(merges, List.of());
+    }
+
+    /**
+     * @param specialTokens tokens after {@code <|endoftext|>}, with ids {@code 257 + merges.length + i}
+     * @throws IllegalArgumentException naming the token when one is empty, repeated or {@code <|endoftext|>}
+     */
+    public BpeTokenizer(int[][] merges, List<String> specialTokens) {
+        Set<String> seen = new HashSet<>();
+        for (String t : specialTokens) {
+            if (t == null || t.isEmpty()) {
+                throw new IllegalArgumentException("a special token must not be empty");
+            }
+            if (t.equals(EOS_TOKEN)) {
+                throw new IllegalArgumentException("special token " + t + " is already the end-of-text token");
+            }
+            if (!seen.add(t)) {
+                throw new IllegalArgumentException("special token " + t + " is listed twice");
+            }
+        }
+        this.specialTokens = List.copyOf(specialTokens);
         for (int r = 0; r < merges.length; r++) {
             if (merges[r].length != 2 || merges[r][0] < 0 || merges[r][1] < 0 || merges[r][0] >= 256 + r || merges[r][1] >= 256 + r) {
                 throw new IllegalArgumentException("merge " + r + " must join two ids below " + (256 + r));
@@ -74,6 +101,23 @@ public final class BpeTokenizer implements Tokenizer {
         return merges.length;
     }
 
+    /** The same merges with these special tokens. */
+    public BpeTokenizer withSpecialTokens(List<String> tokens) {
+        return new BpeTokenizer(merges, tokens);
+    }
+
+    public List<String> specialTokens() {
+        return specialTokens;
+    }
+
+    /** {@code <|endoftext|>} followed by the special tokens: the added tokens in id order. */
+    static List<String> addedTokens(List<String> specialTokens) {
+        List<String> all = new ArrayList<>(specialTokens.size() + 1);
+        all.add(EOS_TOKEN);
+        all.addAll(specialTokens);
+        return all;
+    }
+
     @Override
     public String type() {
         return "bpe";
@@ -81,7 +125,7 @@ public final class BpeTokenizer implements Tokenizer {
 
     @Override
     public int vocabSize() {
-        return 256 + merges.length + 1;
+        return 256 + merges.length + 1 + specialTokens.size();
     }
 
     @Override
@@ -127,7 +171,9 @@ public final class BpeTokenizer implements Tokenizer {
                 sink.accept(id);
             }
         });
-        return new CodePointEncoder(preTokens::append, preTokens::finish);
+        AddedTokenSplitter added = new AddedTokenSplitter(addedTokens(specialTokens), eosId(), preTokens::append,
+                preTokens::finish, sink);
+        return new CodePointEncoder(added::append, added::finish);
     }
 
     @Override
@@ -136,8 +182,8 @@ public final class BpeTokenizer implements Tokenizer {
         StringBuilder sb = new StringBuilder();
         ByteArrayOutputStream run = new ByteArrayOutputStream();
         for (int id : ids) {
-            if (id == eosId()) {
-                sb.append(run.toString(StandardCharsets.UTF_8)).append(EOS_TOKEN);
+            if (id >= eosId() && id < vocabSize()) {
+                sb.append(run.toString(StandardCharsets.UTF_8)).append(addedTokens(specialTokens).get(id - eosId()));
                 run.reset();
             } else if (id >= 0 && id < tokenBytes.length) {
                 run.writeBytes(tokenBytes[id]);
@@ -165,14 +211,17 @@ public final class BpeTokenizer implements Tokenizer {
         root.putNull("truncation");
         root.putNull("padding");
         ArrayNode added = root.putArray("added_tokens");
-        ObjectNode eos = added.addObject();
-        eos.put("id", eosId());
-        eos.put("content", EOS_TOKEN);
-        eos.put("single_word", false);
-        eos.put("lstrip", false);
-        eos.put("rstrip", false);
-        eos.put("normalized", false);
-        eos.put("special", true);
+        List<String> addedTokens = addedTokens(specialTokens);
+        for (int i = 0; i < addedTokens.size(); i++) {
+            ObjectNode token = added.addObject();
+            token.put("id", eosId() + i);
+            token.put("content", addedTokens.get(i));
+            token.put("single_word", false);
+            token.put("lstrip", false);
+            token.put("rstrip", false);
+            token.put("normalized", false);
+            token.put("special", true);
+        }
         root.putNull("normalizer");
         ObjectNode pre = root.putObject("pre_tokenizer");
         pre.put("type", "ByteLevel");
@@ -246,7 +295,22 @@ public final class BpeTokenizer implements Tokenizer {
             }
             merges[r] = new int[] {left, right};
         }
-        BpeTokenizer tokenizer = new BpeTokenizer(merges);
+        List<String> specials = new ArrayList<>();
+        JsonNode added = root.path("added_tokens");
+        for (int i = 0; i < added.size(); i++) {
+            JsonNode token = added.get(i);
+            int expectedId = 256 + merges.length + i;
+            String content = token.path("content").asText();
+            if (token.path("id").asInt(-1) != expectedId || (i == 0) != EOS_TOKEN.equals(content)) {
+                throw new IllegalArgumentException("tokenizer.json: added_tokens[" + i + "] = " + token + " is not an mtp-spark "
+                        + "byte-level BPE's " + (i == 0 ? EOS_TOKEN : "special token") + " (expected id " + expectedId
+                        + "); use the huggingface tokenizer type for other files");
+            }
+            if (i > 0) {
+                specials.add(content);
+            }
+        }
+        BpeTokenizer tokenizer = new BpeTokenizer(merges, specials);
         for (int b = 0; b < 256; b++) {
             Integer id = vocab.get(String.valueOf(ByteLevel.charOf(b)));
             if (id == null || id != b) {

@@ -223,21 +223,30 @@ public final class BpeTrainer {
         return byCount != 0 ? byCount : Long.compareUnsigned(a[1], b[1]);
     }
 
-    /** Pre-token frequencies of a text. */
+    /** Pre-token frequencies of a text ({@code <|endoftext|>} in it is a boundary, not counted). */
     public static Map<String, Long> preTokenCounts(String text) {
         Map<String, Long> counts = new HashMap<>();
-        PreTokenStream stream = new PreTokenStream(t -> counts.merge(t, 1L, Long::sum));
-        stream.append(text);
-        stream.finish();
+        Tokenizer.Encoder counter = preTokenCounter(counts, List.of());
+        byte[] bytes = text.getBytes(java.nio.charset.StandardCharsets.UTF_8);
+        counter.write(bytes, 0, bytes.length);
+        counter.finish();
         return counts;
+    }
+
+    /** {@link #preTokenCounter(Map, List)} without special tokens. */
+    public static Tokenizer.Encoder preTokenCounter(Map<String, Long> counts) {
+        return preTokenCounter(counts, List.of());
     }
 
     /**
      * A streaming encoder-like counter: feeds UTF-8 bytes of one document (malformed sequences become U+FFFD,
-     * as in the tokenizer) and adds its pre-tokens to {@code counts}.
+     * as in the tokenizer) and adds its pre-tokens to {@code counts}. Occurrences of {@code <|endoftext|>} and of
+     * the special tokens split the text and are not counted, as the tokenizer will encode them whole.
      */
-    public static Tokenizer.Encoder preTokenCounter(Map<String, Long> counts) {
+    public static Tokenizer.Encoder preTokenCounter(Map<String, Long> counts, List<String> specialTokens) {
         PreTokenStream stream = new PreTokenStream(t -> counts.merge(t, 1L, Long::sum));
-        return new CodePointEncoder(stream::append, stream::finish);
+        AddedTokenSplitter splitter = new AddedTokenSplitter(BpeTokenizer.addedTokens(specialTokens), 0, stream::append,
+                stream::finish, id -> { });
+        return new CodePointEncoder(splitter::append, splitter::finish);
     }
 }

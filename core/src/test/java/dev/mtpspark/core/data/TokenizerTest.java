@@ -5,6 +5,9 @@ import org.junit.jupiter.api.Test;
 
 import java.nio.charset.StandardCharsets;
 import java.util.Arrays;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
 import java.util.Random;
 
 import static org.junit.jupiter.api.Assertions.*;
@@ -111,6 +114,56 @@ class TokenizerTest {
         assertArrayEquals(expected, reloaded.encode(sample));
         assertArrayEquals(expected, hf.encode(sample));                       // the streaming path
         assertEquals(sample, hf.decode(expected));
+    }
+
+    @Test
+    void specialTokensAreEncodedWholeNeverMergedAndMatchHuggingFaceTokenizers() {
+        List<String> specials = List.of("<|user|>", "<|user|>x", "<pad>", "ß✓");
+        String head = new String(shakespeare, 0, 100_000, StandardCharsets.UTF_8);
+        // Training text full of the specials: without the split, "<|user|>" would become one merged token.
+        String training = head.replace("\n\n", "\n<|user|>\n<pad><pad>") + "<|endoftext|>";
+        Map<String, Long> counts = new HashMap<>();
+        Tokenizer.Encoder counter = BpeTrainer.preTokenCounter(counts, specials);
+        byte[] bytes = training.getBytes(StandardCharsets.UTF_8);
+        counter.write(bytes, 0, bytes.length);
+        counter.finish();
+        assertTrue(counts.keySet().stream().noneMatch(t -> t.contains("|") || t.contains("<pad") || t.contains("pad>")),
+                "special tokens are not counted as text");
+        BpeTokenizer t = BpeTrainer.train(counts, 400 - specials.size()).withSpecialTokens(specials);
+        assertEquals(400, t.vocabSize());
+        int eos = t.eosId();
+        assertEquals(400 - 1 - specials.size(), eos);
+
+        // Leftmost-longest: "<|user|>x" beats "<|user|>"; a prefix that does not complete stays text; a special
+        // glued to words splits them; streaming in any chunking gives the same ids.
+        String sample = "a<|user|>b <|user|>xy<|use <|user|<pad>ß✓ß<|endoftext|>wörld<|user|><|endoftext|>" + head.substring(0, 3000);
+        int[] ids = t.encode(sample);
+        assertEquals(sample, t.decode(ids));
+        assertEquals(List.of(eos + 1, eos + 2, eos + 3, eos + 4, eos, eos + 1, eos),
+                Arrays.stream(ids).filter(id -> id >= eos).boxed().toList());
+        assertArrayEquals(t.encode("a"), t.encode(sample.substring(0, 1)));
+        Tokenizer.IntArrayBuilder out = new Tokenizer.IntArrayBuilder(16);
+        Tokenizer.Encoder e = t.newEncoder(out);
+        byte[] sampleBytes = sample.getBytes(StandardCharsets.UTF_8);
+        for (int pos = 0; pos < sampleBytes.length; pos += 3) {
+            e.write(sampleBytes, pos, Math.min(3, sampleBytes.length - pos));
+        }
+        e.finish();
+        assertArrayEquals(ids, out.toArray());
+
+        String json = t.toHuggingFaceJson();
+        BpeTokenizer reloaded = BpeTokenizer.fromHuggingFaceJson(json);
+        assertEquals(specials, reloaded.specialTokens());
+        assertArrayEquals(ids, reloaded.encode(sample));
+        HuggingFaceTokenizer hf = new HuggingFaceTokenizer(json, BpeTokenizer.EOS_TOKEN);
+        assertEquals(t.vocabSize(), hf.vocabSize());
+        assertArrayEquals(ids, hf.encodeText(sample));
+        assertEquals(sample, hf.decode(ids));
+
+        var bad = assertThrows(IllegalArgumentException.class, () -> t.withSpecialTokens(List.of("<a>", "<a>")));
+        assertTrue(bad.getMessage().contains("<a> is listed twice"), bad.getMessage());
+        bad = assertThrows(IllegalArgumentException.class, () -> t.withSpecialTokens(List.of(BpeTokenizer.EOS_TOKEN)));
+        assertTrue(bad.getMessage().contains("already the end-of-text token"), bad.getMessage());
     }
 
     @Test

@@ -60,10 +60,7 @@ public final class PipelineCommand implements Callable<Integer> {
             Path dataset = new Path(cfg.data().dataset());
             boolean reuse = !overwrite && dataset.getFileSystem(hadoop).exists(new Path(dataset, TokenizeJob.MANIFEST));
             System.out.print(reuse ? "tokenize: reuses the existing dataset " + dataset + "\n"
-                    : TokenizeJob.plan(new TokenizeConfig(tokenize.inputs(), tokenize.format(), tokenize.textMode(),
-                    tokenize.jsonField(), tokenize.parquetColumn(), tokenize.tokenizer(), tokenize.bpeVocabSize(), tokenize.bpeMinFrequency(),
-                    tokenize.tokenizerFile(), tokenize.eosToken(), tokenize.contextLength(), tokenize.predictedTokens(),
-                    tokenize.validationFraction(), tokenize.split(), tokenize.output(), true, tokenize.partitions(), tokenize.splitBytes()), hadoop));
+                    : TokenizeJob.plan(tokenize.withOverwrite(true), hadoop));
             if (reuse) {
                 System.out.print(dev.mtpspark.spark.train.TrainPlan.describe(cfg,
                         TrainJob.ResumeMode.AUTO, hadoop));
@@ -131,7 +128,7 @@ public final class PipelineCommand implements Callable<Integer> {
             throw new BadInputException("tokenize.inputs is required by the pipeline command: the corpus files, directories or globs");
         }
         return new TokenizeConfig(t.inputs(), t.format(), t.textMode(), t.jsonField(), t.parquetColumn(), t.tokenizer(),
-                t.bpeVocabSize(), t.bpeMinFrequency(), t.tokenizerFile(), t.eosToken(), cfg.model().contextLength(), cfg.model().predictedTokens(),
+                t.bpeVocabSize(), t.bpeMinFrequency(), t.bpeSpecialTokens(), t.tokenizerFile(), t.eosToken(), cfg.model().contextLength(), cfg.model().predictedTokens(),
                 t.validationFraction(), t.split(), cfg.data().dataset(), overwrite, t.partitions(), t.splitBytes());
     }
 

@@ -29,6 +29,9 @@ final class DatasetManifest {
         if (tokenizer instanceof ByteTokenizer) {
             tok.put("padId", ByteTokenizer.PAD);
         }
+        if (tokenizer instanceof dev.mtpspark.core.data.BpeTokenizer bpe && !bpe.specialTokens().isEmpty()) {
+            tok.put("specialTokens", bpe.specialTokens());   // ids eosId + 1, eosId + 2, … in this order
+        }
         if (config.eosToken() != null) {
             tok.put("eosToken", config.eosToken());
         }

@@ -12,7 +12,9 @@ import java.util.concurrent.atomic.AtomicLong;
 
 /**
  * A progress line for a long pass over the corpus: as each task (a split of files of known size) finishes, the
- * driver logs tasks and megabytes done, MB/s and the ETA, at most every few seconds and for the last task.
+ * driver logs tasks and megabytes done, MB/s and the ETA, at most every few seconds and for the last task. The last
+ * line adds the work rate per core: bytes over the tasks' summed run time, which unlike the wall-clock rate does
+ * not depend on how many cores the job had or on idle cores at the end of the stage.
  */
 final class TaskProgress extends SparkListener implements AutoCloseable {
     private static final Logger LOG = LoggerFactory.getLogger(TaskProgress.class);
@@ -24,6 +26,7 @@ final class TaskProgress extends SparkListener implements AutoCloseable {
     private final long start = System.nanoTime();
     private final AtomicInteger done = new AtomicInteger();
     private final AtomicLong bytesDone = new AtomicLong();
+    private final AtomicLong taskMillis = new AtomicLong();
     private volatile long lastLog;
     private volatile int stage = -1;
 
@@ -53,6 +56,7 @@ final class TaskProgress extends SparkListener implements AutoCloseable {
         }
         int n = done.incrementAndGet();
         long bytes = bytesDone.addAndGet(splitBytes[end.taskInfo().index()]);
+        long millis = taskMillis.addAndGet(end.taskMetrics() == null ? 0 : end.taskMetrics().executorRunTime());
         long now = System.nanoTime();
         if (n == splitBytes.length || now - lastLog > 5_000_000_000L) {
             lastLog = now;
@@ -60,7 +64,9 @@ final class TaskProgress extends SparkListener implements AutoCloseable {
             double rate = bytes / 1e6 / Math.max(seconds, 1e-9);
             LOG.info(String.format(Locale.ROOT, "%s: %d/%d tasks, %.1f of %.1f MB (%.0f%%), %.1f MB/s, ETA %.0f s", what, n,
                     splitBytes.length, bytes / 1e6, totalBytes / 1e6, 100.0 * bytes / Math.max(1, totalBytes), rate,
-                    rate > 0 ? (totalBytes - bytes) / 1e6 / rate : 0));
+                    rate > 0 ? (totalBytes - bytes) / 1e6 / rate : 0)
+                    + (n == splitBytes.length && millis > 0 ? String.format(Locale.ROOT,
+                    "; %.1f task-seconds, %.1f MB/s per core", millis / 1e3, bytes / 1e3 / millis) : ""));
         }
     }
 

@@ -38,6 +38,10 @@ public final class TokenizeCommand implements Callable<Integer> {
 
     @Option(names = "--bpe-min-frequency", defaultValue = "2", description = "For bpe: merge only pairs seen at least this often (default: ${DEFAULT-VALUE}).")
     int bpeMinFrequency;
+    @Option(names = "--bpe-special-tokens", split = ",", description = "For bpe: tokens encoded whole and never merged, "
+            + "with ids after <|endoftext|>, e.g. <|pad|>,<|user|> (comma-separated; counted in --bpe-vocab-size).")
+    List<String> bpeSpecialTokens = List.of();
+
     @Option(names = "--tokenizer-file", description = "For huggingface: a tokenizer.json (any Hadoop path).")
     String tokenizerFile;
     @Option(names = "--eos-token", description = "For huggingface: the token placed between documents, e.g. <|endoftext|>.")
@@ -65,7 +69,7 @@ public final class TokenizeCommand implements Callable<Integer> {
     public TokenizeConfig config() {
         return new TokenizeConfig(inputs, parse(InputFormat.class, "--format", format),
                 parse(TextMode.class, "--text-mode", textMode), jsonField, parquetColumn,
-                parse(TokenizerType.class, "--tokenizer", tokenizer), bpeVocabSize, bpeMinFrequency, tokenizerFile, eosToken,
+                parse(TokenizerType.class, "--tokenizer", tokenizer), bpeVocabSize, bpeMinFrequency, bpeSpecialTokens, tokenizerFile, eosToken,
                 contextLength, predictedTokens, validationFraction, parse(SplitMode.class, "--split", split),
                 output, overwrite, partitions, splitBytes);
     }

@@ -16,6 +16,7 @@ import java.util.List;
  * @param tokenizer          byte, char, bpe (trained here) or huggingface (an existing tokenizer.json)
  * @param bpeVocabSize       for bpe: vocabulary size including the 256 bytes and {@code <|endoftext|>}
  * @param bpeMinFrequency    for bpe: the fewest occurrences of a pair that is still merged (≥ 2)
+ * @param bpeSpecialTokens   for bpe: tokens encoded whole, ids after {@code <|endoftext|>} (within bpeVocabSize)
  * @param tokenizerFile      for huggingface: path of the tokenizer.json
  * @param eosToken           for huggingface: the token placed between documents (null for none)
  * @param contextLength      T
@@ -36,6 +37,7 @@ public record TokenizeConfig(
         TokenizerType tokenizer,
         int bpeVocabSize,
         int bpeMinFrequency,
+        List<String> bpeSpecialTokens,
         String tokenizerFile,
         String eosToken,
         int contextLength,
@@ -56,6 +58,7 @@ public record TokenizeConfig(
 
     public TokenizeConfig {
         inputs = List.copyOf(inputs);
+        bpeSpecialTokens = bpeSpecialTokens == null ? List.of() : List.copyOf(bpeSpecialTokens);
         if (inputs.isEmpty()) {
             throw new BadInputException("--input: at least one input path is required");
         }
@@ -71,8 +74,20 @@ public record TokenizeConfig(
         if (bpeMinFrequency < 2) {
             throw new BadInputException("--bpe-min-frequency = " + bpeMinFrequency + " is invalid: must be ≥ 2 (a pair seen once saves nothing)");
         }
-        if (tokenizer == TokenizerType.BPE && bpeVocabSize < 258) {
-            throw new BadInputException("--bpe-vocab-size = " + bpeVocabSize + " is invalid: must be ≥ 258 (256 bytes, one merge, <|endoftext|>)");
+        if (tokenizer == TokenizerType.BPE && bpeVocabSize < 258 + bpeSpecialTokens.size()) {
+            throw new BadInputException("--bpe-vocab-size = " + bpeVocabSize + " is invalid: must be ≥ " + (258 + bpeSpecialTokens.size())
+                    + " (256 bytes, one merge, <|endoftext|>" + (bpeSpecialTokens.isEmpty() ? "" : ", " + bpeSpecialTokens.size()
+                    + " special tokens") + ")");
+        }
+        if (!bpeSpecialTokens.isEmpty() && tokenizer != TokenizerType.BPE) {
+            throw new BadInputException("--bpe-special-tokens is only for --tokenizer bpe (a huggingface tokenizer.json lists its own)");
+        }
+        java.util.Set<String> seen = new java.util.HashSet<>();
+        for (String t : bpeSpecialTokens) {
+            if (t == null || t.isBlank() || t.equals(dev.mtpspark.core.data.BpeTokenizer.EOS_TOKEN) || !seen.add(t)) {
+                throw new BadInputException("--bpe-special-tokens: '" + t + "' is invalid: each token must be non-blank, listed once, "
+                        + "and not " + dev.mtpspark.core.data.BpeTokenizer.EOS_TOKEN + " (always present)");
+            }
         }
         if (tokenizer == TokenizerType.HUGGINGFACE && (tokenizerFile == null || tokenizerFile.isBlank())) {
             throw new BadInputException("--tokenizer-file is required with --tokenizer huggingface");
@@ -92,6 +107,13 @@ public record TokenizeConfig(
         if (partitions < 1) {
             throw new BadInputException("--partitions = " + partitions + " is invalid: must be ≥ 1");
         }
+    }
+
+    /** The same settings with {@code overwrite} set as given. */
+    public TokenizeConfig withOverwrite(boolean replace) {
+        return new TokenizeConfig(inputs, format, textMode, jsonField, parquetColumn, tokenizer, bpeVocabSize, bpeMinFrequency,
+                bpeSpecialTokens, tokenizerFile, eosToken, contextLength, predictedTokens, validationFraction, split, output, replace,
+                partitions, splitBytes);
     }
 
     public int windowLength() {

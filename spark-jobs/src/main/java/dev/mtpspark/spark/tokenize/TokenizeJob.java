@@ -184,14 +184,16 @@ public final class TokenizeJob {
             case BPE: {
                 List<HashMap<String, Long>> counts = corpus.run(spark, "BPE pre-token count", (partition, feed, stats) -> {
                     HashMap<String, Long> c = new HashMap<>();
-                    feed.into(new EncoderPerDocument(() -> BpeTrainer.preTokenCounter(c)));
+                    feed.into(new EncoderPerDocument(() -> BpeTrainer.preTokenCounter(c, config.bpeSpecialTokens())));
                     return c;
                 });
                 JavaSparkContext jsc = JavaSparkContext.fromSparkContext(spark.sparkContext());
                 var merged = jsc.parallelize(counts, Math.max(1, counts.size()))
                         .flatMapToPair(m -> m.entrySet().stream().map(e -> new Tuple2<>(e.getKey(), e.getValue())).iterator())
                         .reduceByKey(Long::sum);
-                return BpeTableTrainer.train(merged, config.bpeVocabSize(), config.bpeMinFrequency());
+                List<String> specials = config.bpeSpecialTokens();
+                return BpeTableTrainer.train(merged, config.bpeVocabSize() - specials.size(), config.bpeMinFrequency())
+                        .withSpecialTokens(specials);
             }
             default:
                 throw new IllegalStateException(config.tokenizer().toString());

@@ -275,10 +275,12 @@ public record TrainConfig(Run run, Data data, Model model, Optimizer optimizer, 
     /** Corpus settings for the {@code pipeline} command; the same meaning as the tokenize job's options. */
     public record Tokenize(List<String> inputs, TokenizeConfig.InputFormat format, dev.mtpspark.core.data.DocumentReader.TextMode textMode, String jsonField,
                            String parquetColumn, TokenizeConfig.TokenizerType tokenizer, int bpeVocabSize, int bpeMinFrequency,
+                           List<String> bpeSpecialTokens,
                            String tokenizerFile, String eosToken, double validationFraction, TokenizeConfig.SplitMode split,
                            int partitions, long splitBytes) implements Serializable {
         public Tokenize {
             inputs = inputs == null ? List.of() : List.copyOf(inputs);
+            bpeSpecialTokens = bpeSpecialTokens == null ? List.of() : List.copyOf(bpeSpecialTokens);
         }
     }
 

@@ -138,20 +138,29 @@ class TokenizeJobTest {
     @Test
     void bpeTrainedBySparkLoadsInHuggingFaceTokenizersWithTheSameIds(@TempDir Path dir) throws Exception {
         Path slice = dir.resolve("slice.txt");
-        String text = Files.readString(shakespeare()).substring(0, 120_000);
+        // Special tokens in the corpus: encoded whole, never merged into the text around them.
+        String text = Files.readString(shakespeare()).substring(0, 120_000).replace("\n\n", "\n<|sep|>\n");
         Files.writeString(slice, text);
         Path out = dir.resolve("bpe");
         TokenizeJob.run(spark, config(List.of(slice.toString()), out.toString(), "--tokenizer", "bpe",
-                "--bpe-vocab-size", "300", "--context-length", "32", "--predicted-tokens", "2"));
+                "--bpe-vocab-size", "300", "--bpe-special-tokens", "<|sep|>,<|pad|>", "--context-length", "32", "--predicted-tokens", "2"));
         JsonNode m = manifest(out);
         assertEquals(300, m.at("/tokenizer/vocabSize").asInt());
+        assertEquals(297, m.at("/tokenizer/eosId").asInt());
+        assertEquals("[\"<|sep|>\",\"<|pad|>\"]", m.at("/tokenizer/specialTokens").toString());
         String json = Files.readString(out.resolve("tokenizer.json"));
         BpeTokenizer ours = BpeTokenizer.fromHuggingFaceJson(json);
         HuggingFaceTokenizer hf = new HuggingFaceTokenizer(json, BpeTokenizer.EOS_TOKEN);
         String sample = text.substring(0, 20_000);
         assertArrayEquals(ours.encode(sample), hf.encodeText(sample));
+        assertTrue(java.util.Arrays.stream(ours.encode(sample)).anyMatch(id -> id == 298), "<|sep|> is id 298");
         // Same merges as the single-machine trainer: distributed pair counting changes nothing.
-        assertEquals(dev.mtpspark.core.data.BpeTrainer.train(dev.mtpspark.core.data.BpeTrainer.preTokenCounts(text), 300)
+        java.util.Map<String, Long> counts = new java.util.HashMap<>();
+        var counter = dev.mtpspark.core.data.BpeTrainer.preTokenCounter(counts, List.of("<|sep|>", "<|pad|>"));
+        byte[] bytes = text.getBytes(java.nio.charset.StandardCharsets.UTF_8);
+        counter.write(bytes, 0, bytes.length);
+        counter.finish();
+        assertEquals(dev.mtpspark.core.data.BpeTrainer.train(counts, 298).withSpecialTokens(List.of("<|sep|>", "<|pad|>"))
                 .toHuggingFaceJson(), json);
     }
 
@@ -166,6 +175,8 @@ class TokenizeJobTest {
         assertBad("corpus shorter than one window", "--input", tiny.toString(), "--output", out.toString());
         assertBad("--tokenizer = wordpiece is invalid: valid values are byte, char, bpe, huggingface",
                 "--input", tiny.toString(), "--output", out.toString(), "--tokenizer", "wordpiece");
+        assertBad("--bpe-special-tokens: '<a>' is invalid: each token must be non-blank, listed once", "--input", tiny.toString(),
+                "--output", out.toString(), "--tokenizer", "bpe", "--bpe-special-tokens", "<a>,<a>");
         assertBad("--context-length = 0 is invalid", "--input", tiny.toString(), "--output", out.toString(), "--context-length", "0");
         assertFalse(Files.exists(out), "a failed job leaves no output");
         try (var listing = Files.list(dir)) {

@@ -39,7 +39,7 @@ final class TrainFixtures {
 
     static String tokenize(SparkSession spark, Path corpus, Path out) throws IOException {
         TokenizeConfig c = new TokenizeConfig(List.of(corpus.toString()), TokenizeConfig.InputFormat.TEXT,
-                DocumentReader.TextMode.FILE, "text", "text", TokenizeConfig.TokenizerType.CHAR, 4096, 2, null, null, T, N,
+                DocumentReader.TextMode.FILE, "text", "text", TokenizeConfig.TokenizerType.CHAR, 4096, 2, List.of(), null, null, T, N,
                 0.1, TokenizeConfig.SplitMode.AUTO, out.toString(), true, 4, 128L << 20);
         TokenizeJob.run(spark, c);
         return out.toString();
