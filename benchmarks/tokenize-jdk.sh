@@ -3,8 +3,10 @@
 # module: about 15,000 files, 200 MB; fetched at run time with apt-get download, never committed). Measures
 #   1. BPE training on one machine (BpeTrainingBenchmark): the pre-token count (one thread) and the merges for
 #      vocabularies of 4,096 and 32,000;
-#   2. the whole tokenize job (bin/mtp-local) for byte and bpe (32,000), T = 1024, n = 4, on Spark local[1] and
-#      local[<cores>]: wall time of the process, MB/s, MB/s per core, and the scaling ratio between the two.
+#   2. the whole tokenize job (bin/mtp-local) for byte, char, bpe (trained to 32,000 by the job), bpe with that
+#      tokenizer.json (no training) and huggingface (the same file through DJL), T = 1024, n = 4, on Spark local[1]
+#      and local[<cores>]: the process's wall time, MB/s and MB/s per core, the tokenization pass's MB/s per core
+#      over its tasks' run time (the progress line's), and the local[1] / local[<cores>] time ratio.
 # Usage: benchmarks/tokenize-jdk.sh     → prints the figures, writes benchmarks/results/tokenize-jdk.json
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -22,14 +24,25 @@ mkdir -p target/tokenize-jdk
 MTP_MAIN_CLASS=dev.mtpspark.bench.BpeTrainingBenchmark bin/mtp-local "$dir" target/tokenize-jdk/bpe-training.json 4096,32000
 cores="$(nproc)"
 jobs=()
+# tok: byte, char, bpe (trains 32,000 then encodes), bpe-reuse (the trained tokenizer.json, our Java encoder),
+# huggingface (the same tokenizer.json through DJL / the Rust library).
 for workers in 1 "$cores"; do
-  for tok in byte bpe; do
+  for tok in byte char bpe bpe-reuse huggingface; do
+    case "$tok" in
+      bpe) args=(--tokenizer bpe --bpe-vocab-size 32000) ;;
+      bpe-reuse) args=(--tokenizer bpe --tokenizer-file target/tokenize-jdk/dataset-bpe/tokenizer.json) ;;
+      huggingface) args=(--tokenizer huggingface --tokenizer-file target/tokenize-jdk/dataset-bpe/tokenizer.json
+                         --eos-token "<|endoftext|>") ;;
+      *) args=(--tokenizer "$tok") ;;
+    esac
+    log="target/tokenize-jdk/job-$tok-$workers.log"
     start=$(date +%s.%N)
-    MTP_JAVA_OPTS="-Xmx4g -Dspark.master=local[$workers]" bin/mtp-local tokenize --input "$dir" --tokenizer "$tok" \
-      --bpe-vocab-size 32000 --context-length 1024 --predicted-tokens 4 \
-      --output "target/tokenize-jdk/dataset-$tok" --overwrite > "target/tokenize-jdk/job-$tok-$workers.log" 2>&1
+    MTP_JAVA_OPTS="-Xmx4g -Dspark.master=local[$workers]" bin/mtp-local tokenize --input "$dir" "${args[@]}" \
+      --context-length 1024 --predicted-tokens 4 --output "target/tokenize-jdk/dataset-$tok" --overwrite > "$log" 2>&1
     end=$(date +%s.%N)
-    jobs+=("$tok $workers $(echo "$end - $start" | bc)")
+    # The tokenization pass's last progress line: "...; S task-seconds, R MB/s per core" (TaskProgress).
+    pass="$(grep 'TaskProgress: tokenize: ' "$log" | tail -1 | sed -n 's/.*; \([0-9.]*\) task-seconds, \([0-9.]*\) MB\/s per core.*/\1 \2/p')"
+    jobs+=("$tok $workers $(echo "$end - $start" | bc) ${pass:-nan nan}")
   done
 done
 python3 - "$cores" "${jobs[@]}" <<'PY'
@@ -39,12 +52,16 @@ training = json.load(open("target/tokenize-jdk/bpe-training.json"))
 mb = training["bytes"] / 1e6
 jobs = []
 for j in sys.argv[2:]:
-    tok, workers, seconds = j.split()
+    tok, workers, seconds, task_seconds, pass_rate = j.split()
     workers, seconds = int(workers), float(seconds)
-    jobs.append({"tokenizer": tok if tok == "byte" else "bpe-32000 trained by the job", "master": f"local[{workers}]",
-                 "seconds": seconds, "mb_per_s": mb / seconds, "mb_per_s_per_core": mb / seconds / workers})
-    print(f"  job {jobs[-1]['tokenizer']:<28} local[{workers}] {seconds:6.1f} s  {mb/seconds:6.1f} MB/s  {mb/seconds/workers:6.1f} MB/s per core")
-for tok in ("byte", "bpe-32000 trained by the job"):
+    name = {"bpe": "bpe-32000 trained by the job", "bpe-reuse": "bpe-32000 from its tokenizer.json",
+            "huggingface": "huggingface (bpe-32000 via DJL)"}.get(tok, tok)
+    jobs.append({"tokenizer": name, "master": f"local[{workers}]",
+                 "seconds": seconds, "mb_per_s": mb / seconds, "mb_per_s_per_core": mb / seconds / workers,
+                 "tokenize_pass_task_seconds": float(task_seconds), "tokenize_pass_mb_per_s_per_core": float(pass_rate)})
+    print(f"  job {name:<34} local[{workers}] {seconds:6.1f} s  {mb/seconds:6.1f} MB/s  {mb/seconds/workers:6.1f} MB/s per core"
+          f" (process);  tokenization pass {float(pass_rate):6.1f} MB/s per core over {float(task_seconds):.1f} task-s")
+for tok in sorted({j["tokenizer"] for j in jobs}):
     one = [j for j in jobs if j["tokenizer"] == tok and j["master"] == "local[1]"]
     many = [j for j in jobs if j["tokenizer"] == tok and j["master"] != "local[1]"]
     if one and many:

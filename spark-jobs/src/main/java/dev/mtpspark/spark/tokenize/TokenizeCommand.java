@@ -42,7 +42,8 @@ public final class TokenizeCommand implements Callable<Integer> {
             + "with ids after <|endoftext|>, e.g. <|pad|>,<|user|> (comma-separated; counted in --bpe-vocab-size).")
     List<String> bpeSpecialTokens = List.of();
 
-    @Option(names = "--tokenizer-file", description = "For huggingface: a tokenizer.json (any Hadoop path).")
+    @Option(names = "--tokenizer-file", description = "For huggingface: a tokenizer.json (any Hadoop path). For bpe: a vocabulary trained "
+            + "before (a dataset's or exported model's tokenizer.json), used instead of training one.")
     String tokenizerFile;
     @Option(names = "--eos-token", description = "For huggingface: the token placed between documents, e.g. <|endoftext|>.")
     String eosToken;

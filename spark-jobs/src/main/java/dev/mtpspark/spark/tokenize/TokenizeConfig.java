@@ -17,7 +17,7 @@ import java.util.List;
  * @param bpeVocabSize       for bpe: vocabulary size including the 256 bytes and {@code <|endoftext|>}
  * @param bpeMinFrequency    for bpe: the fewest occurrences of a pair that is still merged (≥ 2)
  * @param bpeSpecialTokens   for bpe: tokens encoded whole, ids after {@code <|endoftext|>} (within bpeVocabSize)
- * @param tokenizerFile      for huggingface: path of the tokenizer.json
+ * @param tokenizerFile      for huggingface: path of the tokenizer.json; for bpe: a vocabulary trained before (null: train one)
  * @param eosToken           for huggingface: the token placed between documents (null for none)
  * @param contextLength      T
  * @param predictedTokens    n; windows hold T + n tokens
@@ -78,6 +78,13 @@ public record TokenizeConfig(
             throw new BadInputException("--bpe-vocab-size = " + bpeVocabSize + " is invalid: must be ≥ " + (258 + bpeSpecialTokens.size())
                     + " (256 bytes, one merge, <|endoftext|>" + (bpeSpecialTokens.isEmpty() ? "" : ", " + bpeSpecialTokens.size()
                     + " special tokens") + ")");
+        }
+        if (tokenizerFile != null && tokenizer != TokenizerType.HUGGINGFACE && tokenizer != TokenizerType.BPE) {
+            throw new BadInputException("--tokenizer-file is for --tokenizer huggingface or bpe, not " + tokenizer.name().toLowerCase());
+        }
+        if (tokenizerFile != null && tokenizer == TokenizerType.BPE && !bpeSpecialTokens.isEmpty()) {
+            throw new BadInputException("--bpe-special-tokens cannot be combined with --tokenizer-file: the file's vocabulary "
+                    + "(its added_tokens) is used as it is");
         }
         if (!bpeSpecialTokens.isEmpty() && tokenizer != TokenizerType.BPE) {
             throw new BadInputException("--bpe-special-tokens is only for --tokenizer bpe (a huggingface tokenizer.json lists its own)");

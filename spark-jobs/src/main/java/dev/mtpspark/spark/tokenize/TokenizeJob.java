@@ -2,6 +2,7 @@ package dev.mtpspark.spark.tokenize;
 
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.SerializationFeature;
+import dev.mtpspark.core.data.BpeTokenizer;
 import dev.mtpspark.core.data.BpeTrainer;
 import dev.mtpspark.core.data.ByteTokenizer;
 import dev.mtpspark.core.data.CharTokenizer;
@@ -142,25 +143,28 @@ public final class TokenizeJob {
         return config.split() == SplitMode.CONTIGUOUS || (config.split() == SplitMode.AUTO && single);
     }
 
+    private static String readTokenizerFile(SparkSession spark, TokenizeConfig config) throws IOException {
+        Path file = new Path(config.tokenizerFile());
+        FileSystem fs = file.getFileSystem(spark.sparkContext().hadoopConfiguration());
+        if (!fs.exists(file)) {
+            throw new BadInputException("--tokenizer-file " + file + " does not exist");
+        }
+        try (var in = fs.open(file)) {
+            return new String(in.readAllBytes(), StandardCharsets.UTF_8);
+        }
+    }
+
     private static Tokenizer buildTokenizer(SparkSession spark, TokenizeConfig config, Corpus corpus, boolean contiguous)
             throws IOException {
         switch (config.tokenizer()) {
             case BYTE:
                 return new ByteTokenizer();
             case HUGGINGFACE: {
-                Path file = new Path(config.tokenizerFile());
-                FileSystem fs = file.getFileSystem(spark.sparkContext().hadoopConfiguration());
-                if (!fs.exists(file)) {
-                    throw new BadInputException("--tokenizer-file " + file + " does not exist");
-                }
-                String json;
-                try (var in = fs.open(file)) {
-                    json = new String(in.readAllBytes(), StandardCharsets.UTF_8);
-                }
+                String json = readTokenizerFile(spark, config);
                 try {
                     return new HuggingFaceTokenizer(json, config.eosToken());
                 } catch (IllegalArgumentException e) {
-                    throw new BadInputException("--tokenizer-file " + file + ": " + e.getMessage());
+                    throw new BadInputException("--tokenizer-file " + config.tokenizerFile() + ": " + e.getMessage());
                 }
             }
             case CHAR: {
@@ -182,6 +186,13 @@ public final class TokenizeJob {
                 return new CharTokenizer(all.stream().toArray(), documents > 1 && !contiguous);
             }
             case BPE: {
+                if (config.tokenizerFile() != null) {       // a vocabulary trained before: encode with it, train nothing
+                    try {
+                        return BpeTokenizer.fromHuggingFaceJson(readTokenizerFile(spark, config));
+                    } catch (IllegalArgumentException e) {
+                        throw new BadInputException("--tokenizer-file " + config.tokenizerFile() + ": " + e.getMessage());
+                    }
+                }
                 List<HashMap<String, Long>> counts = corpus.run(spark, "BPE pre-token count", (partition, feed, stats) -> {
                     HashMap<String, Long> c = new HashMap<>();
                     feed.into(new EncoderPerDocument(() -> BpeTrainer.preTokenCounter(c, config.bpeSpecialTokens())));

@@ -162,6 +162,18 @@ class TokenizeJobTest {
         counter.finish();
         assertEquals(dev.mtpspark.core.data.BpeTrainer.train(counts, 298).withSpecialTokens(List.of("<|sep|>", "<|pad|>"))
                 .toHuggingFaceJson(), json);
+
+        // The trained vocabulary reused for another dataset (--tokenizer-file): no training, the same ids.
+        Path again = dir.resolve("bpe-again");
+        TokenizeJob.run(spark, config(List.of(slice.toString()), again.toString(), "--tokenizer", "bpe",
+                "--tokenizer-file", out.resolve("tokenizer.json").toString(), "--context-length", "32", "--predicted-tokens", "2"));
+        assertEquals(json, Files.readString(again.resolve("tokenizer.json")));
+        assertEquals(m.at("/splits"), manifest(again).at("/splits"));
+        assertBad("--bpe-special-tokens cannot be combined with --tokenizer-file", "--input", slice.toString(), "--output",
+                dir.resolve("x").toString(), "--tokenizer", "bpe", "--tokenizer-file", out.resolve("tokenizer.json").toString(),
+                "--bpe-special-tokens", "<a>");
+        assertBad("model.type must be BPE", "--input", slice.toString(), "--output", dir.resolve("x").toString(),
+                "--tokenizer", "bpe", "--tokenizer-file", Files.writeString(dir.resolve("wp.json"), "{\"model\":{\"type\":\"WordPiece\"}}").toString());
     }
 
     @Test
