@@ -265,22 +265,31 @@ class SparkClusterIT {
     }
 
     // ---------------------------------------------------------------------------------------------------------
-    // Scenario 2: an executor JVM dies mid-training; Spark replaces it and the job completes.
+    // Scenario 2: an executor JVM dies inside a training task; Spark retries the task and the job completes.
 
     @Test
     @Order(6)
     void scenario2ExecutorLossIsSurvived() throws Exception {
         assumeTrue(fs.exists(new Path("/datasets/s1/manifest.json")), "scenario 1's dataset is needed");
-        SparkSubmitter.Submission job = track(submit.start("s2-train", train("/datasets/s1", "/runs/s2", 10)));
-        // Training is under way once the first training-metrics row (step 2) is on HDFS.
-        awaitOrFail(() -> metricsOrEmpty("/runs/s2").stream().anyMatch(r -> "train".equals(r.path("split").asText())),
-                job, "the first training row of /runs/s2/metrics.jsonl");
+        // The test hook (TrainingTaskPause) holds the first training task after one minibatch update, so the
+        // kill lands inside it; the event log then shows that task failing and its retry succeeding.
+        java.nio.file.Path pause = work.resolve("it-pause-s2");
+        java.nio.file.Path events = work.resolve("it-events-s2");
+        Jvms.deleteRecursively(pause);
+        Jvms.deleteRecursively(events);
+        Files.createDirectories(events);
+        Map<String, String> conf = Map.of("spark.executor.extraJavaOptions", "-Dmtp.test.pause-training-task=" + pause,
+                "spark.eventLog.enabled", "true", "spark.eventLog.dir", events.toUri().toString());
+        SparkSubmitter.Submission job = track(submit.start("s2-train", train("/datasets/s1", "/runs/s2", 10), conf));
+        awaitOrFail(() -> Files.exists(pause.resolve("paused")), job, "a training task held by the test hook");
+        long pid = Long.parseLong(Files.readAllLines(pause.resolve("paused")).get(0).trim());
         List<ProcessHandle> executors = spark.executorProcesses();
         assertEquals(2, executors.size(), "executor JVMs under the workers: " + executors);
-        ProcessHandle victim = executors.get(0);
+        ProcessHandle victim = executors.stream().filter(h -> h.pid() == pid).findFirst()
+                .orElseThrow(() -> new AssertionError("the held task's JVM " + pid + " is not an executor: " + executors));
         victim.destroyForcibly();
         victim.onExit().get();
-        System.out.printf("[it] s2 killed executor JVM pid %d%n", victim.pid());
+        System.out.printf("[it] s2 killed executor JVM pid %d inside a training task%n", victim.pid());
 
         SparkSubmitter.Result r = job.await(JOB_TIMEOUT);
         assertEquals(0, r.exitCode(), r.describe());
@@ -288,6 +297,7 @@ class SparkClusterIT {
         assertTrue(r.output().matches("(?s).*(Lost executor|Executor .* removed|ExecutorLostFailure).*"),
                 "no sign of the lost executor in the driver output: " + r.describe());
         assertMetricsContinuous("/runs/s2", 10);
+        assertTaskLostAndRetried(events);
 
         // Neither the lost executor (s2) nor the lost driver (s3) changes the result: both runs, same
         // configuration and data, end with the same validation losses (training is deterministic, dropout 0).
@@ -299,6 +309,36 @@ class SparkClusterIT {
                 assertEquals(s3.path(key).asDouble(), s2.path(key).asDouble(), 1e-4, key + " at step 10: s2 " + s2 + ", s3 " + s3);
             }
         }
+    }
+
+    /**
+     * From the application's event log: a task ended with {@code ExecutorLostFailure}, and a later attempt of the
+     * same task (stage and partition index) succeeded.
+     */
+    static void assertTaskLostAndRetried(java.nio.file.Path eventLogDir) throws IOException {
+        List<java.nio.file.Path> logs;
+        try (var files = Files.list(eventLogDir)) {
+            logs = files.filter(Files::isRegularFile).filter(f -> !f.getFileName().toString().startsWith(".")).toList();
+        }
+        assertEquals(1, logs.size(), "one event log in " + eventLogDir + ": " + logs);
+        List<String> lost = new ArrayList<>();
+        boolean retried = false;
+        for (String line : Files.readAllLines(logs.get(0))) {
+            if (!line.contains("\"SparkListenerTaskEnd\"")) {
+                continue;
+            }
+            JsonNode e = JSON.readTree(line);
+            String task = e.path("Stage ID").asInt() + "/" + e.path("Task Info").path("Index").asInt();
+            String reason = e.path("Task End Reason").path("Reason").asText();
+            if (reason.equals("ExecutorLostFailure")) {
+                lost.add(task);
+            } else if (reason.equals("Success") && lost.contains(task)) {
+                retried = true;
+            }
+        }
+        assertFalse(lost.isEmpty(), "no task ended with ExecutorLostFailure in " + logs.get(0));
+        assertTrue(retried, "no later attempt of the lost task(s) " + lost + " succeeded in " + logs.get(0));
+        System.out.printf("[it] event log: task(s) %s (stage/index) lost with their executor, then retried successfully%n", lost);
     }
 
     private JsonNode lastValidation(String run) throws IOException {
@@ -330,7 +370,7 @@ class SparkClusterIT {
     }
 
     /** The first ~200 KB of tiny Shakespeare (../shared/corpora), or a generated text where it is absent. */
-    private static byte[] corpus() throws IOException {
+    static byte[] corpus() throws IOException {
         java.nio.file.Path file = java.nio.file.Path.of(System.getProperty("mtp.shared.dir", "../../shared"), "corpora", "tinyshakespeare.txt");
         String text;
         if (Files.isRegularFile(file)) {

@@ -31,6 +31,14 @@ final class SparkSubmitter {
 
     /** The full command line: java … SparkSubmit --master spark://… --class … app.jar args. */
     List<String> command(List<String> args) {
+        return command(args, Map.of());
+    }
+
+    /**
+     * With settings for this submission only; {@code spark.executor.extraJavaOptions} given here is appended to
+     * the executors' usual flags instead of replacing them.
+     */
+    List<String> command(List<String> args, Map<String, String> submissionConf) {
         String opens = Jvms.opensString();
         List<String> cmd = new ArrayList<>(List.of(Jvms.java(), "-Xmx1g"));
         cmd.addAll(Jvms.opens());
@@ -53,6 +61,7 @@ final class SparkSubmitter {
         // One DataNode: files written by the job get one replica (HDFS would accept 3 and report them under-replicated).
         conf.put("spark.hadoop.dfs.replication", "1");
         conf.putAll(extraConf);
+        submissionConf.forEach((k, v) -> conf.merge(k, v, (old, add) -> k.equals("spark.executor.extraJavaOptions") ? old + " " + add : add));
         conf.forEach((k, v) -> cmd.addAll(List.of("--conf", k + "=" + v)));
         cmd.addAll(List.of("--class", "dev.mtpspark.spark.MtpCli", appJar.toAbsolutePath().toString()));
         cmd.addAll(args);
@@ -61,11 +70,16 @@ final class SparkSubmitter {
 
     /** Starts a submission; its output goes to {@code <logDir>/submit-<name>.log}. */
     Submission start(String name, List<String> args) throws IOException {
+        return start(name, args, Map.of());
+    }
+
+    /** {@link #start(String, List)} with settings for this submission only (see {@link #command(List, Map)}). */
+    Submission start(String name, List<String> args, Map<String, String> submissionConf) throws IOException {
         Path log = cluster.logDir.resolve("submit-" + name + ".log");
         Map<String, String> env = new LinkedHashMap<>(cluster.env());
         env.put("OMP_NUM_THREADS", "1");
         long t0 = System.nanoTime();
-        return new Submission(name, Jvms.start(command(args), env, log), log, t0);
+        return new Submission(name, Jvms.start(command(args, submissionConf), env, log), log, t0);
     }
 
     /** Runs a submission to its end (killed after {@code timeout}: exit code -1). */

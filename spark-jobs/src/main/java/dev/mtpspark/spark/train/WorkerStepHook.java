@@ -44,6 +44,9 @@ public final class WorkerStepHook implements TrainingHook {
     @Override
     public void preUpdate(MultiDataSet minibatch, Model model) {
         ComputationGraph graph = (ComputationGraph) model;
+        if (seen == 1) {
+            TrainingTaskPause.atMinibatch();          // a test hook; nothing unless its system property is set
+        }
         graph.getConfiguration().setIterationCount((int) (firstIteration + seen));
         if (metricsEvery > 0 && seen % metricsEvery == 0) {
             accumulator.add(HorizonStats.fromLogits(graph.outputSingle(false, minibatch.getFeatures(0)), minibatch.getLabels(0)));
