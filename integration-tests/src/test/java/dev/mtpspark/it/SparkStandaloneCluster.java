@@ -76,7 +76,7 @@ final class SparkStandaloneCluster implements AutoCloseable {
         }
     }
 
-    private static Path createSparkHome(Path home, List<Path> jars) throws IOException {
+    static Path createSparkHome(Path home, List<Path> jars) throws IOException {
         Path dir = home.resolve("jars");
         if (Files.exists(dir)) {
             try (var old = Files.list(dir)) {
