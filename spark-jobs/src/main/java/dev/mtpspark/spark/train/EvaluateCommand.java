@@ -50,8 +50,29 @@ public final class EvaluateCommand implements Callable<Integer> {
             + "are continued greedily to measure the drafting heads' acceptance; 0 = skip (default: ${DEFAULT-VALUE}).")
     int acceptancePrompts;
 
+    @Option(names = "--task", defaultValue = "none", description = "Also score a synthetic task on held-out examples, on the "
+            + "driver: none, induction or polynomial (default: ${DEFAULT-VALUE}; the corpus comes from task-corpus).")
+    String task;
+
+    @Option(names = "--task-examples", defaultValue = "200", description = "Held-out stories or problems (default: ${DEFAULT-VALUE}).")
+    int taskExamples;
+
+    @Option(names = "--task-seed", defaultValue = "1000003", description = "Seed of the held-out examples; not the corpus's "
+            + "(default: ${DEFAULT-VALUE}).")
+    long taskSeed;
+
+    @Option(names = "--task-ops", defaultValue = "1-3", description = "For polynomial: the numbers of operations trained on, "
+            + "min-max; scored for these and two more (default: ${DEFAULT-VALUE}).")
+    String taskOps;
+
+    @Option(names = "--task-max-chars", defaultValue = "240", description = "For induction: the longest held-out story "
+            + "(default: ${DEFAULT-VALUE}; at most T − 1).")
+    int taskMaxChars;
+
     @Override
     public Integer call() throws Exception {
+        int[] ops = TaskScores.Spec.ops(taskOps);
+        TaskScores.Spec taskSpec = new TaskScores.Spec(task, taskExamples, taskSeed, ops[0], ops[1], taskMaxChars);
         SparkSession spark = CommandRunner.sparkSession("mtp-spark evaluate");
         try {
             CheckpointStore.Loaded c = CheckpointStore.resolve(checkpoint, spark.sparkContext().hadoopConfiguration());
@@ -66,8 +87,13 @@ public final class EvaluateCommand implements Callable<Integer> {
             if (acceptance != null) {
                 System.out.print(acceptanceTable(acceptance));
             }
+            Map<String, Double> taskScores = TaskScores.score(taskSpec, c.model(), GenerateCommand.tokenizer(c));
+            if (!taskScores.isEmpty()) {
+                System.out.printf("  task %s on %d held-out examples (seed %d):%n", task, taskExamples, taskSeed);
+                System.out.print(TaskScores.table(taskScores));
+            }
             if (output != null) {
-                writeFigures(stats, acceptance, c, split, new Path(output), spark.sparkContext().hadoopConfiguration());
+                writeFigures(stats, acceptance, taskScores, c, split, new Path(output), spark.sparkContext().hadoopConfiguration());
                 System.out.println("  written to  " + output);
             }
             return 0;
@@ -137,6 +163,12 @@ public final class EvaluateCommand implements Callable<Integer> {
     /** Writes the per-horizon figures (and the drafting heads' acceptance, if measured) as JSON (any Hadoop path). */
     public static void writeFigures(HorizonStats s, DraftAcceptance.Result acceptance, CheckpointStore.Loaded c, String split,
                                     Path out, Configuration conf) throws IOException {
+        writeFigures(s, acceptance, Map.of(), c, split, out, conf);
+    }
+
+    /** As above, with the synthetic task's scores ({@link TaskScores}). */
+    public static void writeFigures(HorizonStats s, DraftAcceptance.Result acceptance, Map<String, Double> taskScores,
+                                    CheckpointStore.Loaded c, String split, Path out, Configuration conf) throws IOException {
         Map<String, Object> m = new LinkedHashMap<>();
         m.put("checkpoint", c.path().toString());
         m.put("step", c.state().step());
@@ -157,6 +189,7 @@ public final class EvaluateCommand implements Callable<Integer> {
                 m.put("expected-tokens-per-forward/k" + j, acceptance.expectedTokensPerForward(j));
             }
         }
+        m.putAll(taskScores);
         try (OutputStream o = out.getFileSystem(conf).create(out, true)) {
             o.write(new ObjectMapper().writerWithDefaultPrettyPrinter().writeValueAsString(m).getBytes(StandardCharsets.UTF_8));
         }
