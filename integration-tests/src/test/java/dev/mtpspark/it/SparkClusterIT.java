@@ -354,7 +354,8 @@ class SparkClusterIT {
                 "--set", "data.dataset=" + hdfs(dataset), "--set", "run.output=" + hdfs(run),
                 "--set", "model.context-length=16", "--set", "model.predicted-tokens=2", "--set", "model.model-width=16",
                 "--set", "model.attention-heads=2", "--set", "model.trunk-depth=1", "--set", "model.mlp-width=32",
-                "--set", "training.workers=2", "--set", "training.steps=" + steps, "--set", "training.averaging-frequency=2",
+                "--set", "training.workers=2", "--set", "model.step-threads=1", "--set", "training.steps=" + steps,
+                "--set", "training.averaging-frequency=2",
                 "--set", "training.batch-size-per-worker=8", "--set", "training.train-metrics-every=1",
                 "--set", "evaluation.every-steps=4", "--set", "logging.every-steps=2", "--set", "checkpoint.every-steps=4",
                 "--set", "optimizer.learning-rate=1e-2", "--set", "optimizer.warmup-steps=2");

@@ -17,14 +17,14 @@ import picocli.CommandLine.Command;
         description = "Multi-token prediction language-model training on Apache Spark.",
         subcommands = {PipelineCommand.class, TokenizeCommand.class, TrainCommand.class, EvaluateCommand.class,
                 GenerateCommand.class, ChartsCommand.class, dev.mtpspark.spark.export.ExportCommand.class,
-                dev.mtpspark.spark.tasks.TaskCorpusCommand.class})
+                dev.mtpspark.spark.tasks.TaskCorpusCommand.class, dev.mtpspark.spark.experiment.ExperimentCommand.class})
 public final class MtpCli implements Runnable {
     @CommandLine.Spec
     CommandLine.Model.CommandSpec spec;
 
     @Override
     public void run() {
-        throw new CommandLine.ParameterException(spec.commandLine(), "choose a subcommand: pipeline, tokenize, train, evaluate, generate, charts, export or task-corpus");
+        throw new CommandLine.ParameterException(spec.commandLine(), "choose a subcommand: pipeline, tokenize, train, evaluate, generate, charts, export, task-corpus or experiment");
     }
 
     public static int execute(String... args) {

@@ -64,6 +64,7 @@ class PipelineCommandTest {
                 "--set", "model.attention-heads=2", "--set", "model.trunk-depth=1", "--set", "model.mlp-width=32",
                 "--set", "optimizer.learning-rate=1e-2", "--set", "optimizer.warmup-steps=2",
                 "--set", "training.steps=12", "--set", "training.averaging-frequency=2", "--set", "training.batch-size-per-worker=8",
+                "--set", "training.workers=2", "--set", "model.step-threads=1",
                 "--set", "training.train-metrics-every=1", "--set", "training.approach=export",
                 "--set", "evaluation.every-steps=6", "--set", "logging.every-steps=2", "--set", "checkpoint.every-steps=6",
                 "--set", "sample.max-tokens=30", "--set", "sample.prompt=alpha", "--set", "sample.speculative=true");
