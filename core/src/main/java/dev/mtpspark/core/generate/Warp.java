@@ -8,11 +8,11 @@ import java.util.Random;
  * temperature over the top-k logits (ties at the k-th value kept). Plain and speculative decoding share it, so
  * "the distribution of plain sampling" is this one.
  */
-final class Warp {
+public final class Warp {
     private Warp() {
     }
 
-    static int argmax(float[] logits) {
+    public static int argmax(float[] logits) {
         int best = 0;
         for (int i = 1; i < logits.length; i++) {
             if (logits[i] > logits[best]) {

@@ -1,6 +1,7 @@
 package dev.mtpspark.core.tasks;
 
 import dev.mtpspark.core.data.Tokenizer;
+import dev.mtpspark.core.generate.Warp;
 import dev.mtpspark.core.model.Decoder;
 import dev.mtpspark.core.model.MtpModel;
 
@@ -169,7 +170,7 @@ public final class InductionTask {
             for (int offset : d.copyOffsets()) {
                 int target = offset + shift;
                 total++;
-                if (argmax(logits[target - 1]) == input[target]) {
+                if (Warp.argmax(logits[target - 1]) == input[target]) {
                     correct++;
                 }
             }
@@ -182,15 +183,5 @@ public final class InductionTask {
         public double accuracy() {
             return total == 0 ? Double.NaN : (double) correct / total;
         }
-    }
-
-    static int argmax(float[] v) {
-        int best = 0;
-        for (int i = 1; i < v.length; i++) {
-            if (v[i] > v[best]) {
-                best = i;
-            }
-        }
-        return best;
     }
 }
