@@ -5,6 +5,7 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.mtpspark.core.stats.HorizonStats;
 import dev.mtpspark.spark.CommandRunner;
+import dev.mtpspark.spark.metrics.HadoopFiles;
 import dev.mtpspark.spark.metrics.MetricsLog;
 import dev.mtpspark.spark.metrics.MetricsRow;
 import dev.mtpspark.spark.tokenize.BadInputException;
@@ -28,7 +29,6 @@ import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 
 import java.io.IOException;
-import java.io.OutputStream;
 import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
 import java.util.List;
@@ -169,12 +169,7 @@ public final class ExperimentCommand implements Callable<Integer> {
                 curve.addObject().put("tokens_seen", row.tokensSeen()).put("loss", row.loss()[0]);
             }
         }
-        Path result = new Path(dir, RESULT);
-        Path tmp = new Path(dir, "." + RESULT + ".tmp");
-        try (OutputStream out = fs.create(tmp, true)) {
-            out.write(JSON.writerWithDefaultPrettyPrinter().writeValueAsBytes(r));
-        }
-        fs.rename(tmp, result);
+        HadoopFiles.writeAtomically(fs, new Path(dir, RESULT), JSON.writerWithDefaultPrettyPrinter().writeValueAsBytes(r));
         LOG.info("experiment {}: {} seed {} done in {} s: validation h1 {}", p.name(), arm.name(), seed,
                 Math.round((System.nanoTime() - start) / 1e9), String.format(java.util.Locale.ROOT, "%.4f", v.loss(1)));
     }

@@ -4,6 +4,7 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.mtpspark.spark.metrics.HadoopFiles;
 import org.apache.hadoop.conf.Configuration;
 import org.apache.hadoop.fs.FileSystem;
 import org.apache.hadoop.fs.Path;
@@ -17,7 +18,6 @@ import org.jfree.data.xy.YIntervalSeriesCollection;
 import java.awt.Color;
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
-import java.io.OutputStream;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.LinkedHashSet;
@@ -149,11 +149,11 @@ final class ExperimentReport {
             ArrayNode runsNode = a.putArray("runs");
             rs.forEach(runsNode::add);
         }
-        write(fs, new Path(out, "results.json"), JSON.writerWithDefaultPrettyPrinter().writeValueAsBytes(root));
-        write(fs, new Path(out, "results.md"), markdown().getBytes(java.nio.charset.StandardCharsets.UTF_8));
+        HadoopFiles.writeAtomically(fs, new Path(out, "results.json"), JSON.writerWithDefaultPrettyPrinter().writeValueAsBytes(root));
+        HadoopFiles.writeAtomically(fs, new Path(out, "results.md"), markdown().getBytes(java.nio.charset.StandardCharsets.UTF_8));
         ByteArrayOutputStream png = new ByteArrayOutputStream();
         ChartUtils.writeChartAsPNG(png, chart(), 1000, 600);
-        write(fs, new Path(out, "learning-curves.png"), png.toByteArray());
+        HadoopFiles.writeAtomically(fs, new Path(out, "learning-curves.png"), png.toByteArray());
     }
 
     private JFreeChart chart() {
@@ -184,14 +184,5 @@ final class ExperimentReport {
         chart.getXYPlot().getRangeAxis().setAutoRange(true);
         ((org.jfree.chart.axis.NumberAxis) chart.getXYPlot().getRangeAxis()).setAutoRangeIncludesZero(false);
         return chart;
-    }
-
-    private static void write(FileSystem fs, Path p, byte[] bytes) throws IOException {
-        Path tmp = new Path(p.getParent(), "." + p.getName() + ".tmp");
-        try (OutputStream o = fs.create(tmp, true)) {
-            o.write(bytes);
-        }
-        fs.delete(p, false);
-        fs.rename(tmp, p);
     }
 }

@@ -10,7 +10,7 @@ import org.apache.hadoop.fs.Path;
 import java.io.IOException;
 
 /** Whole-file writes through the Hadoop FileSystem API that readers never see half-written. */
-final class HadoopFiles {
+public final class HadoopFiles {
     private HadoopFiles() {
     }
 
@@ -32,7 +32,7 @@ final class HadoopFiles {
      * {@link FileAlreadyExistsException}); then the old file is deleted first and the rename retried, which leaves
      * a brief window without the file but never a partial one.
      */
-    static void writeAtomically(FileSystem fs, Path target, byte[] bytes) throws IOException {
+    public static void writeAtomically(FileSystem fs, Path target, byte[] bytes) throws IOException {
         Path tmp = new Path(target.getParent(), target.getName() + ".tmp");
         try (FSDataOutputStream out = fs.create(tmp, true)) {
             out.write(bytes);

@@ -3,6 +3,7 @@ package dev.mtpspark.spark.tasks;
 import dev.mtpspark.core.tasks.InductionTask;
 import dev.mtpspark.core.tasks.PolynomialTask;
 import dev.mtpspark.spark.CommandRunner;
+import dev.mtpspark.spark.metrics.HadoopFiles;
 import dev.mtpspark.spark.tokenize.BadInputException;
 import dev.mtpspark.spark.train.TaskScores;
 import org.apache.hadoop.conf.Configuration;
@@ -11,9 +12,7 @@ import org.apache.hadoop.fs.Path;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 
-import java.io.OutputStream;
 import java.nio.charset.StandardCharsets;
-import java.util.UUID;
 import java.util.concurrent.Callable;
 
 /**
@@ -65,17 +64,7 @@ public final class TaskCorpusCommand implements Callable<Integer> {
         if (fs.exists(out) && !overwrite) {
             throw new BadInputException("--output " + out + " already exists; pass --overwrite to replace it");
         }
-        Path tmp = new Path(out.getParent(), "." + out.getName() + ".tmp-" + UUID.randomUUID());
-        try (OutputStream o = fs.create(tmp, false)) {
-            o.write(text.getBytes(StandardCharsets.UTF_8));
-        }
-        if (fs.exists(out)) {
-            fs.delete(out, false);
-        }
-        if (!fs.rename(tmp, out)) {
-            fs.delete(tmp, false);
-            throw new java.io.IOException("cannot rename " + tmp + " to " + out);
-        }
+        HadoopFiles.writeAtomically(fs, out, text.getBytes(StandardCharsets.UTF_8));
         System.out.printf("task-corpus: %d %s examples (seed %d) in %s, %d characters; tokenize it with --text-mode %s%n",
                 examples, task, seed, out, text.length(), task.equals("induction") ? "paragraph" : "line");
         return 0;
