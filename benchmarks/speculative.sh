@@ -22,23 +22,6 @@ out="${MTP_SPEC_OUT:-benchmarks/results/speculative.json}"
 work=target/speculative
 mkdir -p "$work" target/corpora target/datasets target/runs
 
-jdk_corpus() {   # java.base's java.lang, java.util, java.io and java.time sources from Debian's openjdk-17-source
-  local dir=target/corpora/jdk-src
-  if [ ! -d "$dir" ]; then
-    local tmp; tmp="$(mktemp -d)"
-    (cd "$tmp" && apt-get download openjdk-17-source >/dev/null)
-    dpkg-deb -x "$tmp"/openjdk-17-source_*.deb "$tmp/deb"
-    mkdir -p "$dir.partial"
-    unzip -q "$(find "$tmp/deb" -name src.zip | head -1)" 'java.base/java/util/*' 'java.base/java/lang/*' \
-      'java.base/java/io/*' 'java.base/java/time/*' -d "$dir.partial"
-    rm -rf "$tmp"
-    mv "$dir.partial" "$dir"
-  fi
-  if [ ! -f target/corpora/jdk-src.txt ]; then
-    find "$dir" -name '*.java' | sort | xargs cat > target/corpora/jdk-src.txt
-  fi
-}
-
 model() {   # name → trains it unless its run directory has a checkpoint; prints "run-dir corpus-text"
   local name="$1" n="${1##*-n}"
   case "$name" in
@@ -49,7 +32,7 @@ model() {   # name → trains it unless its run directory has a checkpoint; prin
         --set model.predicted-tokens="$n" --set data.dataset="target/datasets/$name" --set run.output="target/runs/$name" >&2
       echo "target/runs/$name ../shared/corpora/tinyshakespeare.txt" ;;
     jdk-bytes-n*)
-      jdk_corpus
+      benchmarks/corpora.sh jdk-src
       [ -d "target/datasets/$name" ] || bin/mtp-local tokenize --input target/corpora/jdk-src --tokenizer byte \
         --context-length 128 --predicted-tokens "$n" --output "target/datasets/$name" >&2
       [ -d "target/runs/$name/checkpoints" ] || bin/mtp-local train --config conf/jdk-bytes.yaml --overwrite \

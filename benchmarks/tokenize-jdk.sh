@@ -11,15 +11,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 dir=target/corpora/jdk-all
-if [ ! -d "$dir" ]; then
-  tmp="$(mktemp -d)"
-  (cd "$tmp" && apt-get download openjdk-17-source >/dev/null)
-  dpkg-deb -x "$tmp"/openjdk-17-source_*.deb "$tmp/deb"
-  mkdir -p "$dir.partial"
-  unzip -q "$(find "$tmp/deb" -name src.zip | head -1)" -d "$dir.partial"
-  rm -rf "$tmp"
-  mv "$dir.partial" "$dir"
-fi
+benchmarks/corpora.sh jdk-all
 mkdir -p target/tokenize-jdk
 MTP_MAIN_CLASS=dev.mtpspark.bench.BpeTrainingBenchmark bin/mtp-local "$dir" target/tokenize-jdk/bpe-training.json 4096,32000
 cores="$(nproc)"

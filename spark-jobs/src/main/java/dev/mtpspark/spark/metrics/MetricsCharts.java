@@ -25,7 +25,9 @@ import java.awt.geom.Ellipse2D;
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
 import java.text.DecimalFormat;
+import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Map;
 import java.util.function.Function;
 
 /**
@@ -35,7 +37,9 @@ import java.util.function.Function;
  *   <li>{@value #LOSS_PNG}: per-horizon cross-entropy — a solid line per horizon for training, a dashed line
  *       with markers of the same colour for validation;</li>
  *   <li>{@value #ACCURACY_PNG}: the same for teacher-forced top-1 accuracy, which for heads k ≥ 2 is the rate at
- *       which self-speculative decoding accepts head k's drafts.</li>
+ *       which self-speculative decoding accepts head k's drafts;</li>
+ *   <li>{@value #TASKS_PNG}, only for runs that score a synthetic task ({@code evaluation.task}): each task score
+ *       that is a fraction (counts are left to the report's table), over the validation passes.</li>
  * </ul>
  * Non-finite values (NaN, ±∞) are left out of the series. Files are written through the Hadoop FS, atomically.
  */
@@ -46,6 +50,8 @@ public final class MetricsCharts {
     public static final String LOSS_PNG = "loss.png";
     /** File name of the accuracy chart. */
     public static final String ACCURACY_PNG = "accuracy.png";
+    /** File name of the task-score chart. */
+    public static final String TASKS_PNG = "tasks.png";
     /** Chart size in pixels. */
     public static final int WIDTH = 1000;
     public static final int HEIGHT = 600;
@@ -69,7 +75,8 @@ public final class MetricsCharts {
     }
 
     /**
-     * Renders {@value #LOSS_PNG} and {@value #ACCURACY_PNG} of {@code rows} into {@code dir} and returns their paths.
+     * Renders {@value #LOSS_PNG} and {@value #ACCURACY_PNG} of {@code rows} into {@code dir}, and {@value #TASKS_PNG}
+     * when a row has task scores, and returns their paths.
      */
     public static List<Path> render(List<MetricsRow> rows, Path dir, Configuration conf) throws IOException {
         if (!GraphicsEnvironment.isHeadless()) {
@@ -83,7 +90,40 @@ public final class MetricsCharts {
         HadoopFiles.writeAtomically(fs, accuracy, png(chart(rows, "Per-horizon top-1 accuracy",
                 "top-1 accuracy (= draft acceptance rate for heads ≥ 2)", MetricsRow::accuracy, true)));
         LOG.info("charts: rendered {} rows to {} and {}", rows.size(), loss, accuracy);
-        return List.of(loss, accuracy);
+        if (rows.stream().noneMatch(r -> !r.taskScores().isEmpty())) {
+            return List.of(loss, accuracy);
+        }
+        Path tasks = new Path(dir, TASKS_PNG);
+        HadoopFiles.writeAtomically(fs, tasks, png(taskChart(rows)));
+        return List.of(loss, accuracy, tasks);
+    }
+
+    /** One line with markers per task score, over the validation passes that measured it. */
+    static JFreeChart taskChart(List<MetricsRow> rows) {
+        Map<String, XYSeries> byName = new LinkedHashMap<>();
+        for (MetricsRow row : rows) {
+            row.taskScores().forEach((name, v) -> {
+                if (Double.isFinite(v)) {
+                    byName.computeIfAbsent(name, k -> new XYSeries(k, true, true)).add(row.tokensSeen(), v);
+                }
+            });
+        }
+        XYSeriesCollection data = new XYSeriesCollection();
+        XYLineAndShapeRenderer renderer = new XYLineAndShapeRenderer(true, true);
+        for (XYSeries series : byName.values()) {
+            if (series.getMinY() < 0 || series.getMaxY() > 1) {
+                continue;                                   // a count (e.g. letters scored), not a fraction: table only
+            }
+            int i = data.getSeriesCount();
+            data.addSeries(series);
+            renderer.setSeriesPaint(i, PALETTE[i % PALETTE.length]);
+            renderer.setSeriesStroke(i, VALIDATION_STROKE);
+            renderer.setSeriesShape(i, new Ellipse2D.Double(-3.5, -3.5, 7, 7));
+        }
+        JFreeChart chart = ChartFactory.createXYLineChart("Task scores", "tokens seen", "score (fraction correct)", data,
+                PlotOrientation.VERTICAL, true, false, false);
+        style(chart, renderer, true);
+        return chart;
     }
 
     static JFreeChart chart(List<MetricsRow> rows, String title, String yLabel,
@@ -121,8 +161,13 @@ public final class MetricsCharts {
         }
         JFreeChart chart = ChartFactory.createXYLineChart(title, "tokens seen", yLabel, data,
                 PlotOrientation.VERTICAL, true, false, false);
-        chart.setBackgroundPaint(Color.WHITE);
         chart.addSubtitle(new TextTitle("solid = training, dashed = validation", new Font(Font.SANS_SERIF, Font.PLAIN, 12)));
+        style(chart, renderer, unitInterval);
+        return chart;
+    }
+
+    private static void style(JFreeChart chart, XYLineAndShapeRenderer renderer, boolean unitInterval) {
+        chart.setBackgroundPaint(Color.WHITE);
         chart.getLegend().setPosition(RectangleEdge.RIGHT);
         XYPlot plot = chart.getXYPlot();
         plot.setRenderer(renderer);
@@ -134,7 +179,6 @@ public final class MetricsCharts {
         x.setNumberFormatOverride(new DecimalFormat("#,##0"));
         NumberAxis y = (NumberAxis) plot.getRangeAxis();
         y.setAutoRangeIncludesZero(unitInterval);
-        return chart;
     }
 
     static byte[] png(JFreeChart chart) throws IOException {

@@ -18,8 +18,14 @@ import java.io.IOException;
 import java.io.InputStreamReader;
 import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
+import java.util.Collection;
+import java.util.Iterator;
+import java.util.LinkedHashMap;
+import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Locale;
+import java.util.Map;
+import java.util.Set;
 
 /**
  * The metrics files of one training run directory (any Hadoop path: file://, hdfs://, s3a://).
@@ -28,8 +34,10 @@ import java.util.Locale;
  *   <li>{@value #JSONL}: one JSON object per row, keys in this order: {@code split}, {@code step},
  *       {@code tokens_seen}, {@code lr}, {@code tokens_per_s}, {@code elapsed_s}, {@code loss/total}, then for each
  *       horizon k = 1..n: {@code loss/h{k}}, {@code acc/h{k}}, {@code top5/h{k}}, {@code ppl/h{k}},
- *       {@code tokens/h{k}}.</li>
- *   <li>{@value #CSV}: the same columns, a header line, one row per line (a run has a fixed n, so fixed columns).</li>
+ *       {@code tokens/h{k}}; then a synthetic task's scores ({@code task/…}, {@code evaluation.task}) on the
+ *       validation rows that measured them.</li>
+ *   <li>{@value #CSV}: the same columns, a header line, one row per line (a run has a fixed n, so fixed columns;
+ *       the task columns are those of any row, NaN where a row has none).</li>
  * </ul>
  *
  * <p><b>Non-finite values.</b> In JSONL, NaN is written as JSON {@code null}, and ±∞ as the strings
@@ -133,10 +141,12 @@ public final class MetricsLog {
             return;
         }
         StringBuilder jsonl = new StringBuilder();
-        StringBuilder csv = new StringBuilder(String.join(",", columns(horizons))).append('\n');
+        Set<String> taskNames = new LinkedHashSet<>();
+        rows.forEach(r -> taskNames.addAll(r.taskScores().keySet()));
+        StringBuilder csv = new StringBuilder(String.join(",", columns(horizons, taskNames))).append('\n');
         for (MetricsRow row : rows) {
             jsonl.append(toJson(row)).append('\n');
-            csv.append(toCsv(row)).append('\n');
+            csv.append(toCsv(row, taskNames)).append('\n');
         }
         HadoopFiles.writeAtomically(fs, new Path(dir, JSONL), jsonl.toString().getBytes(StandardCharsets.UTF_8));
         HadoopFiles.writeAtomically(fs, new Path(dir, CSV), csv.toString().getBytes(StandardCharsets.UTF_8));
@@ -159,11 +169,17 @@ public final class MetricsLog {
 
     /** The column names of a run with n horizons, in file order. */
     public static List<String> columns(int horizons) {
+        return columns(horizons, List.of());
+    }
+
+    /** The column names of a run with n horizons and these task scores, in file order. */
+    public static List<String> columns(int horizons, Collection<String> taskNames) {
         List<String> cols = new ArrayList<>(List.of("split", "step", "tokens_seen", "lr", "tokens_per_s", "elapsed_s",
                 "loss/total"));
         for (int k = 1; k <= horizons; k++) {
             cols.addAll(List.of("loss/h" + k, "acc/h" + k, "top5/h" + k, "ppl/h" + k, "tokens/h" + k));
         }
+        cols.addAll(taskNames);
         return cols;
     }
 
@@ -190,6 +206,7 @@ public final class MetricsLog {
             putDouble(o, "ppl/h" + k, ppl[k - 1]);
             o.put("tokens/h" + k, tokens[k - 1]);
         }
+        row.taskScores().forEach((name, v) -> putDouble(o, name, v));
         try {
             return JSON.writeValueAsString(o);
         } catch (JsonProcessingException e) {
@@ -208,6 +225,10 @@ public final class MetricsLog {
     }
 
     static String toCsv(MetricsRow row) {
+        return toCsv(row, row.taskScores().keySet());
+    }
+
+    static String toCsv(MetricsRow row, Collection<String> taskNames) {
         StringBuilder sb = new StringBuilder(row.split()).append(',').append(row.step()).append(',')
                 .append(row.tokensSeen()).append(',').append(row.learningRate()).append(',')
                 .append(row.tokensPerSecond()).append(',').append(row.elapsedSeconds()).append(',')
@@ -221,6 +242,9 @@ public final class MetricsLog {
             // Double.toString: shortest exact form; NaN and ±Infinity come out as NaN, Infinity, -Infinity.
             sb.append(',').append(loss[k]).append(',').append(acc[k]).append(',').append(top5[k]).append(',')
                     .append(ppl[k]).append(',').append(tokens[k]);
+        }
+        for (String name : taskNames) {
+            sb.append(',').append(row.taskScores().getOrDefault(name, Double.NaN));
         }
         return sb.toString();
     }
@@ -288,9 +312,16 @@ public final class MetricsLog {
             ppl[k - 1] = doubleField(o, "ppl/h" + k, where);
             tokens[k - 1] = longField(o, "tokens/h" + k, where);
         }
+        Map<String, Double> taskScores = new LinkedHashMap<>();
+        for (Iterator<String> names = o.fieldNames(); names.hasNext(); ) {
+            String name = names.next();
+            if (name.startsWith(MetricsRow.TASK_PREFIX)) {
+                taskScores.put(name, doubleField(o, name, where));
+            }
+        }
         return new MetricsRow(split.asText(), longField(o, "step", where), longField(o, "tokens_seen", where),
                 doubleField(o, "lr", where), doubleField(o, "tokens_per_s", where), doubleField(o, "elapsed_s", where),
-                doubleField(o, "loss/total", where), loss, acc, top5, ppl, tokens);
+                doubleField(o, "loss/total", where), loss, acc, top5, ppl, tokens, taskScores);
     }
 
     private static double doubleField(JsonNode o, String key, String where) {

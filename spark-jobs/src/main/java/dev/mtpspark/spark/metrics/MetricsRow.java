@@ -3,6 +3,9 @@ package dev.mtpspark.spark.metrics;
 import dev.mtpspark.core.stats.HorizonStats;
 
 import java.util.Arrays;
+import java.util.Collections;
+import java.util.LinkedHashMap;
+import java.util.Map;
 import java.util.Objects;
 
 /**
@@ -25,10 +28,20 @@ import java.util.Objects;
  * @param top5            top-5 accuracy per horizon
  * @param perplexity      exp(loss) per horizon
  * @param tokens          tokens evaluated per horizon
+ * @param taskScores      a synthetic task's scores ({@code task/…} names, in order), measured with a validation pass
+ *                        when {@code evaluation.task} is set; empty otherwise
  */
 public record MetricsRow(String split, long step, long tokensSeen, double learningRate, double tokensPerSecond,
                          double elapsedSeconds, double totalLoss, double[] loss, double[] accuracy, double[] top5,
-                         double[] perplexity, long[] tokens) {
+                         double[] perplexity, long[] tokens, Map<String, Double> taskScores) {
+
+    /** A row without task scores. */
+    public MetricsRow(String split, long step, long tokensSeen, double learningRate, double tokensPerSecond,
+                      double elapsedSeconds, double totalLoss, double[] loss, double[] accuracy, double[] top5,
+                      double[] perplexity, long[] tokens) {
+        this(split, step, tokensSeen, learningRate, tokensPerSecond, elapsedSeconds, totalLoss, loss, accuracy, top5,
+                perplexity, tokens, Map.of());
+    }
 
     /** The split name of training log-interval rows. */
     public static final String TRAIN = "train";
@@ -55,6 +68,22 @@ public record MetricsRow(String split, long step, long tokensSeen, double learni
         top5 = top5.clone();
         perplexity = perplexity.clone();
         tokens = tokens.clone();
+        Objects.requireNonNull(taskScores, "taskScores");
+        for (String name : taskScores.keySet()) {
+            if (!name.startsWith(TASK_PREFIX)) {
+                throw new IllegalArgumentException("task score names start with " + TASK_PREFIX + ", got " + name);
+            }
+        }
+        taskScores = Collections.unmodifiableMap(new LinkedHashMap<>(taskScores));
+    }
+
+    /** The prefix of task score names, which keeps them apart from the per-horizon columns. */
+    public static final String TASK_PREFIX = "task/";
+
+    /** This row with {@code scores} as its task scores. */
+    public MetricsRow withTaskScores(Map<String, Double> scores) {
+        return new MetricsRow(split, step, tokensSeen, learningRate, tokensPerSecond, elapsedSeconds, totalLoss, loss,
+                accuracy, top5, perplexity, tokens, scores);
     }
 
     /**
@@ -126,7 +155,8 @@ public record MetricsRow(String split, long step, long tokensSeen, double learni
                 && Double.compare(elapsedSeconds, r.elapsedSeconds) == 0
                 && Double.compare(totalLoss, r.totalLoss) == 0
                 && Arrays.equals(loss, r.loss) && Arrays.equals(accuracy, r.accuracy) && Arrays.equals(top5, r.top5)
-                && Arrays.equals(perplexity, r.perplexity) && Arrays.equals(tokens, r.tokens);
+                && Arrays.equals(perplexity, r.perplexity) && Arrays.equals(tokens, r.tokens)
+                && taskScores.equals(r.taskScores);
     }
 
     @Override
@@ -136,7 +166,8 @@ public record MetricsRow(String split, long step, long tokensSeen, double learni
         h = 31 * h + Arrays.hashCode(accuracy);
         h = 31 * h + Arrays.hashCode(top5);
         h = 31 * h + Arrays.hashCode(perplexity);
-        return 31 * h + Arrays.hashCode(tokens);
+        h = 31 * h + Arrays.hashCode(tokens);
+        return 31 * h + taskScores.hashCode();
     }
 
     @Override
@@ -145,6 +176,6 @@ public record MetricsRow(String split, long step, long tokensSeen, double learni
                 + ", tokens/s " + tokensPerSecond + ", elapsed " + elapsedSeconds + " s, total loss " + totalLoss
                 + ", loss " + Arrays.toString(loss) + ", accuracy " + Arrays.toString(accuracy) + ", top5 "
                 + Arrays.toString(top5) + ", perplexity " + Arrays.toString(perplexity) + ", tokens "
-                + Arrays.toString(tokens) + "]";
+                + Arrays.toString(tokens) + (taskScores.isEmpty() ? "" : ", tasks " + taskScores) + "]";
     }
 }

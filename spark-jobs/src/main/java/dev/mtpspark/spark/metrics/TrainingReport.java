@@ -13,8 +13,8 @@ import java.util.function.ToDoubleFunction;
 
 /**
  * {@value #REPORT_MD}: a short Markdown summary of a run, from its metrics rows — steps, tokens seen, wall time and
- * mean throughput, per-horizon tables of the last validation pass and the last training interval, and links to
- * the charts of {@link MetricsCharts}.
+ * mean throughput, per-horizon tables of the last validation pass and the last training interval, the synthetic
+ * task's scores at every validation pass (when the run scores one), and links to the charts of {@link MetricsCharts}.
  */
 public final class TrainingReport {
     private static final Logger LOG = LoggerFactory.getLogger(TrainingReport.class);
@@ -64,6 +64,10 @@ public final class TrainingReport {
                     lastValidation.step(), lastValidation.tokensSeen()));
             table(md, lastValidation);
         }
+        List<MetricsRow> scored = rows.stream().filter(r -> !r.taskScores().isEmpty()).toList();
+        if (!scored.isEmpty()) {
+            taskTable(md, scored);
+        }
         md.append("## Training\n\n");
         if (lastTrain == null) {
             md.append("_No training interval has been logged yet._\n\n");
@@ -77,7 +81,28 @@ public final class TrainingReport {
                 .append("which self-speculative decoding accepts its drafts.\n\n")
                 .append("![Per-horizon loss](").append(MetricsCharts.LOSS_PNG).append(")\n\n")
                 .append("![Per-horizon top-1 accuracy](").append(MetricsCharts.ACCURACY_PNG).append(")\n");
+        if (!scored.isEmpty()) {
+            md.append("\n![Task scores](").append(MetricsCharts.TASKS_PNG).append(")\n");
+        }
         return md.toString();
+    }
+
+    /** One row per validation pass that scored the task, one column per score. */
+    private static void taskTable(StringBuilder md, List<MetricsRow> scored) {
+        java.util.Set<String> names = new java.util.LinkedHashSet<>();
+        scored.forEach(r -> names.addAll(r.taskScores().keySet()));
+        md.append("## Task scores\n\nHeld-out synthetic-task examples, scored with each validation pass (evaluation.task).\n\n")
+                .append("| step | tokens seen |");
+        names.forEach(n -> md.append(' ').append(n).append(" |"));
+        md.append("\n|-----:|------------:|");
+        names.forEach(n -> md.append("-----:|"));
+        md.append('\n');
+        for (MetricsRow r : scored) {
+            md.append(String.format(Locale.ROOT, "| %,d | %,d |", r.step(), r.tokensSeen()));
+            names.forEach(n -> md.append(' ').append(fmt("%.4f", r.taskScores().getOrDefault(n, Double.NaN))).append(" |"));
+            md.append('\n');
+        }
+        md.append('\n');
     }
 
     private static void table(StringBuilder md, MetricsRow row) {

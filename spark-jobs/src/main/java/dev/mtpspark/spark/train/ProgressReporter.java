@@ -47,6 +47,13 @@ final class ProgressReporter {
         LOG.info(b.toString());
     }
 
+    void taskLine(long step, String task, java.util.Map<String, Double> scores, double seconds) {
+        StringBuilder b = new StringBuilder(String.format(Locale.ROOT, "step %d/%d | task %s", step, totalSteps, task));
+        scores.forEach((name, v) -> b.append(String.format(Locale.ROOT, " %s %.4f", name.substring(name.indexOf('/') + 1), v)));
+        b.append(String.format(Locale.ROOT, " | in %.1fs", seconds));
+        LOG.info(b.toString());
+    }
+
     static String duration(double seconds) {
         if (!Double.isFinite(seconds)) {
             return "?";

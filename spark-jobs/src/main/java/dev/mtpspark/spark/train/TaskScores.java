@@ -17,11 +17,14 @@ import java.util.Map;
  * evaluation.json.
  */
 public final class TaskScores {
+    /** The task names: {@code none} scores nothing. */
+    public static final java.util.List<String> TASKS = java.util.List.of("none", "induction", "polynomial");
+
     /** What to score; parsed from {@code --task} / {@code evaluation.task}. */
     public record Spec(String task, int examples, long seed, int minOps, int maxOps, int maxChars) {
         public Spec {
-            if (!task.equals("none") && !task.equals("induction") && !task.equals("polynomial")) {
-                throw new BadInputException("task = " + task + " is invalid: valid values are none, induction, polynomial");
+            if (!TASKS.contains(task)) {
+                throw new BadInputException("task = " + task + " is invalid: valid values are " + String.join(", ", TASKS));
             }
             if (examples < 1) {
                 throw new BadInputException("task examples = " + examples + " is invalid: must be ≥ 1");
@@ -31,9 +34,9 @@ public final class TaskScores {
             }
         }
 
-        /** Parses {@code "1-3"}. */
+        /** Parses {@code "1-3"} (or {@code "2"}: from 2 to 2). */
         public static int[] ops(String range) {
-            String[] parts = range.split("-", 2);
+            String[] parts = range == null ? new String[] {""} : range.split("-", 2);
             try {
                 return new int[] {Integer.parseInt(parts[0].trim()), Integer.parseInt(parts[parts.length - 1].trim())};
             } catch (NumberFormatException e) {

@@ -230,14 +230,40 @@ public record TrainConfig(Run run, Data data, Model model, Optimizer optimizer, 
         }
     }
 
-    /** @param maxWindows validation windows per pass (0 = all); @param batchSize windows per forward pass */
-    /** @param acceptancePrompts validation prompts for the drafting heads' acceptance (final evaluation; 0 = off) */
-    public record Evaluation(int everySteps, long maxWindows, int batchSize, int acceptancePrompts) implements Serializable {
+    /**
+     * Validation settings. {@code task} (none, induction, polynomial) also scores a synthetic task at every validation
+     * pass, on the driver ({@link TaskScores}), so that the scores are in the metrics, charts and report of the run.
+     *
+     * @param maxWindows        validation windows per pass (0 = all)
+     * @param batchSize         windows per forward pass
+     * @param acceptancePrompts validation prompts for the drafting heads' acceptance (final evaluation; 0 = off)
+     * @param taskOps           for polynomial: the numbers of operations trained on, "min-max"
+     */
+    public record Evaluation(int everySteps, long maxWindows, int batchSize, int acceptancePrompts, String task,
+                             int taskExamples, long taskSeed, String taskOps, int taskMaxChars) implements Serializable {
         public Evaluation {
             if (acceptancePrompts < 0) throw bad("evaluation.acceptance-prompts", acceptancePrompts, "must be ≥ 0 (0 = off)");
             if (everySteps < 1) throw bad("evaluation.every-steps", everySteps, "must be ≥ 1");
             if (maxWindows < 0) throw bad("evaluation.max-windows", maxWindows, "must be ≥ 0 (0 = all)");
             if (batchSize < 1) throw bad("evaluation.batch-size", batchSize, "must be ≥ 1");
+            if (!TaskScores.TASKS.contains(task)) throw bad("evaluation.task", task, "valid values are " + String.join(", ", TaskScores.TASKS));
+            if (taskExamples < 1) throw bad("evaluation.task-examples", taskExamples, "must be ≥ 1");
+            if (taskMaxChars < 2) throw bad("evaluation.task-max-chars", taskMaxChars, "must be ≥ 2");
+            int[] ops;
+            try {
+                ops = TaskScores.Spec.ops(taskOps);
+            } catch (BadInputException e) {
+                ops = new int[] {0, 0};
+            }
+            if (ops[0] < 1 || ops[1] < ops[0]) {
+                throw bad("evaluation.task-ops", taskOps, "write the trained numbers of operations as min-max with 1 ≤ min ≤ max, e.g. 1-3");
+            }
+        }
+
+        /** What to score at every validation pass. */
+        public TaskScores.Spec taskSpec() {
+            int[] ops = TaskScores.Spec.ops(taskOps);
+            return new TaskScores.Spec(task, taskExamples, taskSeed, ops[0], ops[1], taskMaxChars);
         }
     }
 

@@ -34,7 +34,9 @@ import scala.Tuple2;
 import java.io.IOException;
 import java.util.Arrays;
 import java.util.List;
+import java.util.Map;
 import java.util.Optional;
+import java.util.function.Function;
 
 /**
  * The training job: parameter-averaged data-parallel training of the MTP model on a tokenized dataset, with
@@ -185,8 +187,14 @@ public final class TrainJob {
         Path lastCheckpoint = resumed.map(CheckpointStore.Loaded::path).orElse(null);
         HorizonStats lastValidation = null;
 
+        // The synthetic task (evaluation.task) is scored on the driver with each validation pass.
+        TaskScores.Spec taskSpec = config.evaluation().taskSpec();
+        dev.mtpspark.core.data.Tokenizer taskTokenizer = taskSpec.task().equals("none") ? null : dataset.tokenizer();
+        Function<MtpModel, Map<String, Double>> taskScorer = taskTokenizer == null ? m -> Map.of()
+                : m -> TaskScores.score(taskSpec, m, taskTokenizer);
         if (step == 0) {
-            lastValidation = validate(jsc, graph, modelConfig, validationWindows, config, metrics, 0, 0, optimizer, 0, progress, model);
+            lastValidation = validate(jsc, graph, modelConfig, validationWindows, config, metrics, 0, 0, optimizer, 0, progress, model,
+                    taskScorer);
         }
         long intervalTokens = 0;
         double intervalSeconds = 0;
@@ -229,7 +237,7 @@ public final class TrainJob {
             }
             if (step % config.evaluation().everySteps() == 0 || last) {
                 lastValidation = validate(jsc, graph, modelConfig, validationWindows, config, metrics, step, tokens,
-                        optimizer, elapsed, progress, model);
+                        optimizer, elapsed, progress, model, taskScorer);
             }
             metrics.flush();
             if (step % config.checkpoint().everySteps() == 0 || last) {
@@ -263,14 +271,21 @@ public final class TrainJob {
     private static HorizonStats validate(JavaSparkContext jsc, ComputationGraph graph, MtpModelConfig modelConfig,
                                          JavaRDD<int[]> windows, TrainConfig config, MetricsLog metrics, long step,
                                          long tokens, OptimizerSettings optimizer, double elapsed,
-                                         ProgressReporter progress, MtpModel model) throws IOException {
+                                         ProgressReporter progress, MtpModel model,
+                                         Function<MtpModel, Map<String, Double>> taskScorer) throws IOException {
         long t0 = System.nanoTime();
         HorizonStats stats = HorizonEvaluator.evaluate(jsc, graph, modelConfig, windows, config.evaluation().batchSize());
         double seconds = (System.nanoTime() - t0) / 1e9;
-        double lr = optimizer.learningRateAt(Math.max(0, step - 1));
-        metrics.append(MetricsRow.of("validation", step, tokens, lr, 0, elapsed, stats, model.lossWeights()));
-        metrics.flush();
         progress.validationLine(step, stats, seconds);
+        long t1 = System.nanoTime();
+        Map<String, Double> taskScores = taskScorer.apply(model);
+        if (!taskScores.isEmpty()) {
+            progress.taskLine(step, config.evaluation().task(), taskScores, (System.nanoTime() - t1) / 1e9);
+        }
+        double lr = optimizer.learningRateAt(Math.max(0, step - 1));
+        metrics.append(MetricsRow.of("validation", step, tokens, lr, 0, elapsed, stats, model.lossWeights())
+                .withTaskScores(taskScores));
+        metrics.flush();
         return stats;
     }
 

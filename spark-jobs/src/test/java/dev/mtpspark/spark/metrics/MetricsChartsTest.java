@@ -68,6 +68,22 @@ class MetricsChartsTest {
     }
 
     @Test
+    void taskScoresGetTheirOwnChartOfFractionsOnly() throws Exception {
+        org.apache.hadoop.fs.Path dir = new org.apache.hadoop.fs.Path(tmp.toUri());
+        assertEquals(2, MetricsCharts.render(Rows.run(2, 100), dir, new Configuration()).size());
+        assertFalse(java.nio.file.Files.exists(tmp.resolve(MetricsCharts.TASKS_PNG)), "no task, no task chart");
+
+        List<MetricsRow> rows = Rows.runWithTaskScores(2, 200);
+        List<org.apache.hadoop.fs.Path> written = MetricsCharts.render(rows, dir, new Configuration());
+        assertEquals(3, written.size());
+        assertNotNull(ImageIO.read(tmp.resolve(MetricsCharts.TASKS_PNG).toFile()));
+        XYSeriesCollection data = (XYSeriesCollection) MetricsCharts.taskChart(rows).getXYPlot().getDataset();
+        assertEquals(1, data.getSeriesCount(), "the letter count is not a fraction and stays out of the chart");
+        assertEquals(4, data.getSeries("task/induction-copy-acc").getItemCount());     // validation at 50, 100, 150, 200
+        assertEquals(0.2, data.getSeries("task/induction-copy-acc").getMaxY(), 1e-12);
+    }
+
+    @Test
     void rendersWithoutAnyRows() throws Exception {
         MetricsCharts.render(List.of(), new org.apache.hadoop.fs.Path(tmp.toUri()), new Configuration());
         assertNotNull(ImageIO.read(tmp.resolve("loss.png").toFile()));

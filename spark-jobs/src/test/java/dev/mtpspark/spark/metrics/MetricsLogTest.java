@@ -29,6 +29,37 @@ class MetricsLogTest {
     }
 
     @Test
+    void taskScoresRoundTripAndGetCsvColumnsAfterTheHorizons() throws Exception {
+        List<MetricsRow> written = new ArrayList<>(Rows.runWithTaskScores(2, 100));
+        MetricsRow nanScore = written.get(written.size() - 1).withTaskScores(
+                java.util.Map.of("task/induction-copy-acc", Double.NaN));
+        written.add(nanScore);
+        MetricsLog log = MetricsLog.open(dir(), CONF, 2, -1);
+        written.forEach(log::append);
+        log.flush();
+
+        List<MetricsRow> read = MetricsLog.read(dir(), CONF);
+        assertEquals(written, read);
+        assertEquals(0.05, read.get(5).taskScores().get("task/induction-copy-acc"));   // the validation row at step 50
+        assertTrue(read.get(0).taskScores().isEmpty());
+
+        List<String> csv = Files.readAllLines(tmp.resolve(MetricsLog.CSV));
+        List<String> header = List.of(csv.get(0).split(","));
+        assertEquals(MetricsLog.columns(2, List.of("task/induction-copy-acc", "task/induction-copy-letters")), header);
+        for (int i = 1; i < csv.size(); i++) {
+            String[] cells = csv.get(i).split(",", -1);
+            assertEquals(header.size(), cells.length, "line " + i + " has every column");
+        }
+        String[] trainLine = csv.get(1).split(",");
+        assertEquals("NaN", trainLine[header.indexOf("task/induction-copy-acc")]);      // training rows score no task
+        String[] validationAt50 = csv.get(6).split(",");
+        assertEquals("validation", validationAt50[0]);
+        assertEquals(0.05, Double.parseDouble(validationAt50[header.indexOf("task/induction-copy-acc")]));
+        assertEquals(1234.0, Double.parseDouble(validationAt50[header.indexOf("task/induction-copy-letters")]));
+        assertThrows(IllegalArgumentException.class, () -> read.get(0).withTaskScores(java.util.Map.of("acc/h1", 1.0)));
+    }
+
+    @Test
     void rowsRoundTripThroughJsonlIncludingNonFiniteValues() throws Exception {
         HorizonStats partial = Rows.stats(3, 10, 2.0);
         HorizonStats empty3 = new HorizonStats(3);               // no tokens: loss, accuracy, … are NaN

@@ -52,6 +52,17 @@ class TrainingReportTest {
     }
 
     @Test
+    void tablesTheTaskScoresOfEveryValidationPass() {
+        String md = TrainingReport.markdown(Rows.runWithTaskScores(2, 100), "induction");
+        String tasks = md.substring(md.indexOf("## Task scores"), md.indexOf("## Training"));
+        assertTrue(tasks.contains("| step | tokens seen | task/induction-copy-acc | task/induction-copy-letters |"), tasks);
+        assertTrue(tasks.contains("| 50 | 51,200 | 0.0500 | 1234.0000 |"), tasks);
+        assertTrue(tasks.contains("| 100 | 102,400 | 0.1000 | 1234.0000 |"), tasks);
+        assertTrue(md.contains("](tasks.png)"), md);
+        assertFalse(TrainingReport.markdown(Rows.run(2, 100), "plain").contains("Task scores"));
+    }
+
+    @Test
     void saysSoWhenThereIsNoValidationRow() {
         List<MetricsRow> trainOnly = Rows.run(2, 40);
         assertTrue(trainOnly.stream().noneMatch(MetricsRow::isValidation));

@@ -48,8 +48,22 @@ class TaskScoresTest {
                 "--output", dir.resolve("dataset").toString());
         TokenizeJob.run(spark, tokenize.config());
         TrainJob.run(spark, TrainFixtures.config(dir.resolve("dataset").toString(), dir.resolve("run"), List.of("training.steps=4",
-                "training.averaging-frequency=2", "evaluation.every-steps=4", "logging.every-steps=2", "checkpoint.every-steps=4")),
+                "training.averaging-frequency=2", "evaluation.every-steps=4", "logging.every-steps=2", "checkpoint.every-steps=4",
+                "evaluation.task=polynomial", "evaluation.task-examples=20", "evaluation.task-ops=1-2")),
                 TrainJob.ResumeMode.OVERWRITE);
+
+        // evaluation.task: every validation pass (steps 0 and 4) scores the task into the metrics, report and charts.
+        List<dev.mtpspark.spark.metrics.MetricsRow> rows = dev.mtpspark.spark.metrics.MetricsLog.read(
+                new org.apache.hadoop.fs.Path(dir.resolve("run").toUri()), spark.sparkContext().hadoopConfiguration());
+        List<Long> scoredSteps = rows.stream().filter(r -> !r.taskScores().isEmpty()).map(r -> r.step()).toList();
+        assertEquals(List.of(0L, 4L), scoredSteps);
+        assertTrue(rows.stream().allMatch(r -> r.isValidation() == !r.taskScores().isEmpty()), "validation rows only");
+        double trained = rows.get(rows.size() - 1).taskScores().get("task/poly-exact/trained-ops");
+        assertTrue(trained >= 0 && trained <= 1, "trained-ops = " + trained);
+        assertTrue(Files.readString(dir.resolve("run/report.md")).contains("## Task scores"));
+        assertTrue(Files.readString(dir.resolve("run/metrics.csv")).lines().findFirst().orElseThrow()
+                .endsWith("task/poly-exact/trained-ops,task/poly-exact/more-ops"));
+        assertTrue(Files.size(dir.resolve("run/tasks.png")) > 0);
 
         Path out = dir.resolve("evaluation.json");
         assertError(2, "task ops = 3-1 is invalid", "evaluate", "--checkpoint", dir.resolve("run").toString(), "--task", "polynomial",

@@ -76,6 +76,9 @@ class TrainConfigLoaderTest {
         assertMessage(base, List.of("horizon-weights.start=[1,1]", "horizon-weights.end=[1,0.5]"), "horizon-weights", "one weight per horizon");
         assertMessage(base, List.of("model.step-threads=-1"), "model.step-threads", "0 = every CPU core");
         assertMessage(base, List.of("nosuch.key=1"), "unknown section nosuch", "sections are");
+        assertMessage(base, List.of("evaluation.task=sudoku"), "evaluation.task = sudoku is invalid", "none, induction, polynomial");
+        assertMessage(base, List.of("evaluation.task-ops=3-1"), "evaluation.task-ops = 3-1 is invalid", "min-max");
+        assertMessage(base, List.of("evaluation.task-examples=0"), "evaluation.task-examples = 0 is invalid", "≥ 1");
         assertMessage(base, List.of("steps"), "--set steps is invalid", "key=value");
         assertMessage(write("run: {output: /tmp/x}\n"), List.of(), "data.dataset is required", "");
         assertMessage(write("run: [1, 2\n"), List.of(), "is not valid YAML", "");

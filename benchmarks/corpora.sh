@@ -1,0 +1,35 @@
+#!/usr/bin/env bash
+# Fetches a benchmark corpus from the package registries at run time (never committed) into target/corpora/, once.
+# Usage: benchmarks/corpora.sh <name>...   (from anywhere; paths are relative to the repository root)
+#   jdk-src   java.base's java.lang, java.util, java.io and java.time sources (834 files, 21 MB) from Debian's
+#             openjdk-17-source package, plus target/corpora/jdk-src.txt (the same files concatenated, sorted)
+#   jdk-all   every module of that package's lib/src.zip (about 15,000 files, 200 MB)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+mkdir -p target/corpora
+
+unpack_src_zip() {   # target-dir [zip entry patterns…]: downloads the package, unzips its src.zip, renames at the end
+  local dir="$1"; shift
+  [ -d "$dir" ] && return 0
+  local tmp; tmp="$(mktemp -d)"
+  (cd "$tmp" && apt-get download openjdk-17-source >/dev/null)
+  dpkg-deb -x "$tmp"/openjdk-17-source_*.deb "$tmp/deb"
+  rm -rf "$dir.partial" && mkdir -p "$dir.partial"
+  unzip -q "$(find "$tmp/deb" -name src.zip | head -1)" "$@" -d "$dir.partial"
+  rm -rf "$tmp"
+  mv "$dir.partial" "$dir"
+}
+
+for name in "$@"; do
+  case "$name" in
+    jdk-src)
+      unpack_src_zip target/corpora/jdk-src 'java.base/java/util/*' 'java.base/java/lang/*' 'java.base/java/io/*' \
+        'java.base/java/time/*'
+      if [ ! -f target/corpora/jdk-src.txt ]; then
+        find target/corpora/jdk-src -name '*.java' | sort | xargs cat > target/corpora/jdk-src.txt.partial
+        mv target/corpora/jdk-src.txt.partial target/corpora/jdk-src.txt
+      fi ;;
+    jdk-all) unpack_src_zip target/corpora/jdk-all ;;
+    *) echo "error: unknown corpus '$name' (valid: jdk-src, jdk-all)" >&2; exit 2 ;;
+  esac
+done
