@@ -11,7 +11,7 @@ import java.util.function.IntConsumer;
  */
 final class AddedTokenSplitter {
     private final String[] tokens;
-    private final int firstId;
+    private final int[] ids;
     private final IntConsumer text;
     private final Runnable textBoundary;
     private final IntConsumer tokenIds;
@@ -26,8 +26,16 @@ final class AddedTokenSplitter {
      * @param tokenIds     receives the id of each occurrence
      */
     AddedTokenSplitter(List<String> tokens, int firstId, IntConsumer text, Runnable textBoundary, IntConsumer tokenIds) {
+        this(tokens, java.util.stream.IntStream.range(firstId, firstId + tokens.size()).toArray(), text, textBoundary, tokenIds);
+    }
+
+    /** As above, token i having id {@code ids[i]}. */
+    AddedTokenSplitter(List<String> tokens, int[] ids, IntConsumer text, Runnable textBoundary, IntConsumer tokenIds) {
+        if (ids.length != tokens.size()) {
+            throw new IllegalArgumentException(tokens.size() + " added tokens but " + ids.length + " ids");
+        }
         this.tokens = tokens.toArray(String[]::new);
-        this.firstId = firstId;
+        this.ids = ids.clone();
         this.text = text;
         this.textBoundary = textBoundary;
         this.tokenIds = tokenIds;
@@ -70,7 +78,7 @@ final class AddedTokenSplitter {
             }
             if (longest >= 0) {
                 textBoundary.run();
-                tokenIds.accept(firstId + longest);
+                tokenIds.accept(ids[longest]);
                 pending.delete(0, tokens[longest].length());
             } else {
                 int cp = pending.codePointAt(0);

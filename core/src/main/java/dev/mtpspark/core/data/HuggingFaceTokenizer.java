@@ -12,8 +12,15 @@ import java.util.function.IntConsumer;
  * (the native library ships in the jar). Serializable as its JSON text, so Spark can ship it to executors;
  * the native tokenizer is created lazily on each JVM.
  *
- * <p>Streaming: text is handed to the library in chunks that end at a line break once at least 64 Ki
- * characters are buffered (or at {@link BpeTokenizer#MAX_BUFFERED_CHARS} without one), so a token never
+ * <p><b>Pre-token cache.</b> A file that splits text exactly as our byte-level pre-tokenizer does (GPT-2-style
+ * byte-level BPE: no normalizer, a {@code ByteLevel} pre-tokenizer without prefix space and with its pattern, no
+ * BPE dropout, added tokens without strip or single-word rules, all matched alike) is encoded one pre-token at a
+ * time: our {@link AddedTokenSplitter} and {@link PreTokenStream} split the text as the library would, and each
+ * distinct pre-token's ids come from the library once and are then looked up. Because BPE merges never cross a
+ * pre-token, the ids equal those of the library on the whole text (tested). Other files take the general path.
+ *
+ * <p>General path, streaming: text is handed to the library in chunks that end at a line break once at least
+ * 8 Ki characters are buffered (or at {@link PreTokenStream#MAX_BUFFERED_CHARS} without one), so a token never
  * spans two chunks unless it spans a line break.
  */
 public final class HuggingFaceTokenizer implements Tokenizer {
@@ -21,7 +28,11 @@ public final class HuggingFaceTokenizer implements Tokenizer {
     private final String json;
     private final int vocabSize;
     private final int eosId;
+    private final String[] addedTokens;                   // null: the general path (see the class comment)
+    private final int[] addedIds;
     private transient ai.djl.huggingface.tokenizers.HuggingFaceTokenizer nativeTokenizer;
+    private transient Map<String, int[]> preTokenIds;
+    private static final int MAX_CACHED_PRE_TOKENS = 200_000;
 
     /**
      * @param json     the tokenizer.json text
@@ -41,6 +52,69 @@ public final class HuggingFaceTokenizer implements Tokenizer {
         }
         this.eosId = eos;
         this.vocabSize = vocabularySize(json);
+        com.fasterxml.jackson.databind.JsonNode root = parse(json);
+        if (whyNotCacheable(root) == null) {
+            java.util.List<String> contents = new java.util.ArrayList<>();
+            java.util.List<Integer> ids = new java.util.ArrayList<>();
+            for (var added : root.path("added_tokens")) {
+                contents.add(added.path("content").asText());
+                ids.add(added.path("id").asInt());
+            }
+            this.addedTokens = contents.toArray(String[]::new);
+            this.addedIds = ids.stream().mapToInt(Integer::intValue).toArray();
+        } else {
+            this.addedTokens = null;
+            this.addedIds = null;
+        }
+    }
+
+    private static com.fasterxml.jackson.databind.JsonNode parse(String json) {
+        try {
+            return new com.fasterxml.jackson.databind.ObjectMapper().readTree(json);
+        } catch (IOException e) {
+            throw new IllegalArgumentException("tokenizer.json is not valid JSON: " + e.getMessage(), e);
+        }
+    }
+
+    /**
+     * Null when a tokenizer.json splits text exactly as {@link ByteLevel#PRE_TOKEN} does, so that its pre-tokens can
+     * be encoded and cached one at a time; otherwise what prevents it. Fields the library defaults are read with
+     * its defaults ({@code add_prefix_space} true, {@code use_regex} true).
+     */
+    static String whyNotCacheable(com.fasterxml.jackson.databind.JsonNode root) {
+        var normalizer = root.path("normalizer");
+        if (!normalizer.isMissingNode() && !normalizer.isNull()) {
+            return "it has a normalizer";
+        }
+        var pre = root.path("pre_tokenizer");
+        if (!pre.path("type").asText().equals("ByteLevel") || !pre.path("add_prefix_space").isBoolean()
+                || pre.path("add_prefix_space").asBoolean() || !pre.path("use_regex").asBoolean(true)) {
+            return "its pre-tokenizer is not ByteLevel with add_prefix_space false and the GPT-2 pattern";
+        }
+        var model = root.path("model");
+        if (!model.path("type").asText().equals("BPE")) {
+            return "its model is not BPE";
+        }
+        if (!model.path("dropout").isMissingNode() && !model.path("dropout").isNull()) {
+            return "its BPE has dropout";
+        }
+        Boolean normalized = null;
+        for (var added : root.path("added_tokens")) {
+            if (added.path("lstrip").asBoolean() || added.path("rstrip").asBoolean() || added.path("single_word").asBoolean()) {
+                return "added token " + added.path("content").asText() + " has strip or single-word rules";
+            }
+            boolean n = added.path("normalized").asBoolean();
+            if (normalized != null && normalized != n) {
+                return "its added tokens are matched in two passes (normalized and not)";
+            }
+            normalized = n;
+        }
+        return null;
+    }
+
+    /** Whether this file is encoded one cached pre-token at a time (see the class comment). */
+    public boolean cachesPreTokens() {
+        return addedTokens != null;
     }
 
     private static int vocabularySize(String json) {
@@ -124,6 +198,17 @@ public final class HuggingFaceTokenizer implements Tokenizer {
 
     @Override
     public Encoder newEncoder(IntConsumer sink) {
+        if (cachesPreTokens()) {
+            Map<String, int[]> cache = preTokenCache();
+            PreTokenStream preTokens = new PreTokenStream(preToken -> {
+                for (int id : idsOfPreToken(cache, preToken)) {
+                    sink.accept(id);
+                }
+            });
+            AddedTokenSplitter added = new AddedTokenSplitter(java.util.List.of(addedTokens), addedIds, preTokens::append,
+                    preTokens::finish, sink);
+            return new CodePointEncoder(added::append, added::finish);
+        }
         StringBuilder text = new StringBuilder();
         Utf8Decoder decoder = new Utf8Decoder(text::appendCodePoint);
         return new Encoder() {
@@ -163,6 +248,26 @@ public final class HuggingFaceTokenizer implements Tokenizer {
                 }
             }
         };
+    }
+
+    /** The library's ids of one pre-token, cached (the tasks of one executor share the cache). */
+    private int[] idsOfPreToken(Map<String, int[]> cache, String preToken) {
+        int[] ids = cache.get(preToken);
+        if (ids == null) {
+            ids = encodeText(preToken);
+            if (cache.size() >= MAX_CACHED_PRE_TOKENS) {
+                cache.clear();                            // rare: code and prose repeat a far smaller set
+            }
+            cache.put(preToken, ids);
+        }
+        return ids;
+    }
+
+    private synchronized Map<String, int[]> preTokenCache() {
+        if (preTokenIds == null) {
+            preTokenIds = new java.util.concurrent.ConcurrentHashMap<>();
+        }
+        return preTokenIds;
     }
 
     @Override

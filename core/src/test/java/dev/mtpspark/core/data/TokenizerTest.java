@@ -159,11 +159,59 @@ class TokenizerTest {
         assertEquals(t.vocabSize(), hf.vocabSize());
         assertArrayEquals(ids, hf.encodeText(sample));
         assertEquals(sample, hf.decode(ids));
+        assertTrue(hf.cachesPreTokens());
+        assertArrayEquals(ids, hf.encode(sample), "the pre-token cache splits at the added tokens as the library does");
+        Tokenizer.IntArrayBuilder hfOut = new Tokenizer.IntArrayBuilder(16);
+        Tokenizer.Encoder hfEncoder = hf.newEncoder(hfOut);
+        for (int pos = 0; pos < sampleBytes.length; pos += 3) {
+            hfEncoder.write(sampleBytes, pos, Math.min(3, sampleBytes.length - pos));
+        }
+        hfEncoder.finish();
+        assertArrayEquals(ids, hfOut.toArray());
 
         var bad = assertThrows(IllegalArgumentException.class, () -> t.withSpecialTokens(List.of("<a>", "<a>")));
         assertTrue(bad.getMessage().contains("<a> is listed twice"), bad.getMessage());
         bad = assertThrows(IllegalArgumentException.class, () -> t.withSpecialTokens(List.of(BpeTokenizer.EOS_TOKEN)));
         assertTrue(bad.getMessage().contains("already the end-of-text token"), bad.getMessage());
+    }
+
+    @Test
+    void huggingFacePreTokenCacheGivesTheLibrarysIdsOnCodeProseAndOddText() throws Exception {
+        StringBuilder code = new StringBuilder();
+        try (var files = java.nio.file.Files.walk(java.nio.file.Path.of("src/main/java"))) {
+            for (java.nio.file.Path f : files.filter(p -> p.toString().endsWith(".java")).sorted().limit(40).toList()) {
+                code.append(java.nio.file.Files.readString(f));
+            }
+        }
+        String prose = new String(shakespeare, 0, 100_000, StandardCharsets.UTF_8);
+        String odd = "tabs\t\t\tand    spaces   \n\n\n  \r\n it's I'M we'LL 'tis x'd 3.14159 1,000,000 ½ Ⅻ ٣ "
+                + "naïve café 😀👍🏽 中文字符 العربية ‐–— \u00a0nbsp \u200bzero-width" + " ".repeat(300) + "end"
+                + new String(INVALID, StandardCharsets.UTF_8);
+        BpeTokenizer ours = BpeTrainer.train(BpeTrainer.preTokenCounts(prose + code), 600).withSpecialTokens(List.of("<|user|>"));
+        String json = ours.toHuggingFaceJson();
+        HuggingFaceTokenizer hf = new HuggingFaceTokenizer(json, BpeTokenizer.EOS_TOKEN);
+        assertTrue(hf.cachesPreTokens());
+        for (String text : List.of(code.toString(), prose, odd, odd + "<|user|>" + odd + "<|endoftext|><|user|>")) {
+            int[] library = hf.encodeText(text);                              // the whole text in one library call
+            assertArrayEquals(library, hf.encode(text));
+            assertArrayEquals(library, hf.encode(text), "again, from the cache");
+        }
+
+        // Files whose splitting differs from ours take the general path, with the library's ids as before.
+        var mapper = new com.fasterxml.jackson.databind.ObjectMapper();
+        var lowercase = (com.fasterxml.jackson.databind.node.ObjectNode) mapper.readTree(json);
+        lowercase.putObject("normalizer").put("type", "Lowercase");
+        var prefixSpace = (com.fasterxml.jackson.databind.node.ObjectNode) mapper.readTree(json);
+        ((com.fasterxml.jackson.databind.node.ObjectNode) prefixSpace.get("pre_tokenizer")).put("add_prefix_space", true);
+        var lstrip = (com.fasterxml.jackson.databind.node.ObjectNode) mapper.readTree(json);
+        ((com.fasterxml.jackson.databind.node.ObjectNode) lstrip.get("added_tokens").get(1)).put("lstrip", true);
+        for (var variant : List.of(lowercase, prefixSpace, lstrip)) {
+            HuggingFaceTokenizer general = new HuggingFaceTokenizer(mapper.writeValueAsString(variant), BpeTokenizer.EOS_TOKEN);
+            assertFalse(general.cachesPreTokens(), variant.toString().substring(0, 100));
+            String text = prose.substring(0, 5000) + " <|user|> x" + odd;
+            assertArrayEquals(general.encodeText(text), general.encode(text));
+        }
+        assertEquals("it has a normalizer", HuggingFaceTokenizer.whyNotCacheable(lowercase));
     }
 
     @Test
