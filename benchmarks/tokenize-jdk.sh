@@ -8,18 +8,31 @@
 #      and local[<cores>]: the process's wall time, MB/s and MB/s per core, the tokenization pass's MB/s per core
 #      over its tasks' run time (the progress line's), and the local[1] / local[<cores>] time ratio.
 # Usage: benchmarks/tokenize-jdk.sh     → prints the figures, writes benchmarks/results/tokenize-jdk.json
+#   MTP_TOKENIZE_JOBS  the jobs to run (default "byte char bpe bpe-reuse huggingface"); bpe-reuse and huggingface
+#                      need the tokenizer.json of an earlier bpe job; without bpe in the list, the BPE training
+#                      measurement of an earlier run is reused when there is one
+#   MTP_TOKENIZE_OUT   the result file (default benchmarks/results/tokenize-jdk.json)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 dir=target/corpora/jdk-all
 benchmarks/corpora.sh jdk-all
 mkdir -p target/tokenize-jdk
-MTP_MAIN_CLASS=dev.mtpspark.bench.BpeTrainingBenchmark bin/mtp-local "$dir" target/tokenize-jdk/bpe-training.json 4096,32000
+toks="${MTP_TOKENIZE_JOBS:-byte char bpe bpe-reuse huggingface}"
+out="${MTP_TOKENIZE_OUT:-benchmarks/results/tokenize-jdk.json}"
+if [[ " $toks " == *" bpe "* || ! -f target/tokenize-jdk/bpe-training.json ]]; then
+  MTP_MAIN_CLASS=dev.mtpspark.bench.BpeTrainingBenchmark bin/mtp-local "$dir" target/tokenize-jdk/bpe-training.json 4096,32000
+fi
+if [[ " $toks " == *" bpe-reuse "* || " $toks " == *" huggingface "* ]] && [[ " $toks " != *" bpe "* ]] \
+    && [ ! -f target/tokenize-jdk/dataset-bpe/tokenizer.json ]; then
+  echo "error: bpe-reuse and huggingface need target/tokenize-jdk/dataset-bpe/tokenizer.json; add bpe to MTP_TOKENIZE_JOBS" >&2
+  exit 2
+fi
 cores="$(nproc)"
 jobs=()
 # tok: byte, char, bpe (trains 32,000 then encodes), bpe-reuse (the trained tokenizer.json, our Java encoder),
 # huggingface (the same tokenizer.json through DJL / the Rust library).
 for workers in 1 "$cores"; do
-  for tok in byte char bpe bpe-reuse huggingface; do
+  for tok in $toks; do
     case "$tok" in
       bpe) args=(--tokenizer bpe --bpe-vocab-size 32000) ;;
       bpe-reuse) args=(--tokenizer bpe --tokenizer-file target/tokenize-jdk/dataset-bpe/tokenizer.json) ;;
@@ -37,13 +50,15 @@ for workers in 1 "$cores"; do
     jobs+=("$tok $workers $(echo "$end - $start" | bc) ${pass:-nan nan}")
   done
 done
-python3 - "$cores" "${jobs[@]}" <<'PY'
+python3 - "$cores" "$out" "$toks" "${jobs[@]}" <<'PY'
 import json, sys, datetime, subprocess
 cores = int(sys.argv[1])
+out = sys.argv[2]
+toks = sys.argv[3]
 training = json.load(open("target/tokenize-jdk/bpe-training.json"))
 mb = training["bytes"] / 1e6
 jobs = []
-for j in sys.argv[2:]:
+for j in sys.argv[4:]:
     tok, workers, seconds, task_seconds, pass_rate = j.split()
     workers, seconds = int(workers), float(seconds)
     name = {"bpe": "bpe-32000 trained by the job", "bpe-reuse": "bpe-32000 from its tokenizer.json",
@@ -58,9 +73,9 @@ for tok in sorted({j["tokenizer"] for j in jobs}):
     many = [j for j in jobs if j["tokenizer"] == tok and j["master"] != "local[1]"]
     if one and many:
         print(f"  {tok}: local[1] / {many[0]['master']} time ratio {one[0]['seconds'] / many[0]['seconds']:.2f}")
-doc = {"command": "benchmarks/tokenize-jdk.sh", "date": datetime.datetime.utcnow().isoformat() + "Z",
+doc = {"command": f"MTP_TOKENIZE_JOBS='{toks}' benchmarks/tokenize-jdk.sh", "date": datetime.datetime.utcnow().isoformat() + "Z",
        "commit": subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True).stdout.strip(),
        "cores": cores, "bpe_training": training, "jobs": jobs}
-json.dump(doc, open("benchmarks/results/tokenize-jdk.json", "w"), indent=2)
-print("written benchmarks/results/tokenize-jdk.json")
+json.dump(doc, open(out, "w"), indent=2)
+print("written " + out)
 PY
