@@ -3,7 +3,7 @@
 # and 32,000, T = 256 (the model's one training step, heads one at a time); one fresh JVM per configuration.
 # See docs/performance.md. Main class: benchmarks/java, dev.mtpspark.bench.PeakMemoryBenchmark.
 # Usage: benchmarks/peak-memory.sh [steps=2] [n-list=1,2,4,8] [vocab-list=256,32000]
-#   → prints the table, writes benchmarks/results/peak-memory.json
+#   → prints the table, writes benchmarks/results/peak-memory.json (MTP_PEAK_OUT: another file)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 # Off-heap allocations are capped by JavaCPP at maxbytes (default: the heap's -Xmx); lift the cap so the
@@ -19,4 +19,4 @@ elif [ -z "$MALLOC_MMAP_THRESHOLD_" ]; then
   unset MALLOC_MMAP_THRESHOLD_
 fi
 MTP_JAVA_OPTS="${MTP_JAVA_OPTS:--Xmx2g -Dorg.bytedeco.javacpp.maxbytes=18g -Dorg.bytedeco.javacpp.maxphysicalbytes=22g}" \
-  MTP_MAIN_CLASS=dev.mtpspark.bench.PeakMemoryBenchmark exec bin/mtp-local benchmarks/results/peak-memory.json "$@"
+  MTP_MAIN_CLASS=dev.mtpspark.bench.PeakMemoryBenchmark exec bin/mtp-local "${MTP_PEAK_OUT:-benchmarks/results/peak-memory.json}" "$@"
