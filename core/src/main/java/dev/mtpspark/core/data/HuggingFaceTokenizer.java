@@ -19,9 +19,10 @@ import java.util.function.IntConsumer;
  * distinct pre-token's ids come from the library once and are then looked up. Because BPE merges never cross a
  * pre-token, the ids equal those of the library on the whole text (tested). Other files take the general path.
  *
- * <p>General path, streaming: text is handed to the library in chunks that end at a line break once at least
- * 8 Ki characters are buffered (or at {@link PreTokenStream#MAX_BUFFERED_CHARS} without one), so a token never
- * spans two chunks unless it spans a line break.
+ * <p>General path, streaming: text is handed to the library in chunks that end at a line break followed by
+ * text (not by more whitespace) once at least 8 Ki characters are buffered (or at
+ * {@link PreTokenStream#MAX_BUFFERED_CHARS} without one), so that no pre-token of the common pre-tokenizers spans
+ * two chunks. Pre-tokenizers that mark the start of the input (e.g. a prefix space) still see each chunk as one.
  */
 public final class HuggingFaceTokenizer implements Tokenizer {
     private static final int CHUNK_CHARS = 1 << 13;       // larger calls encode slower per character (docs/data.md)
@@ -218,7 +219,7 @@ public final class HuggingFaceTokenizer implements Tokenizer {
                 for (int pos = offset; pos < offset + length; pos += CHUNK_CHARS) {
                     decoder.write(bytes, pos, Math.min(CHUNK_CHARS, offset + length - pos));
                     if (text.length() >= CHUNK_CHARS) {
-                        int cut = text.lastIndexOf("\n");
+                        int cut = lastLineEndBeforeText(text);
                         if (cut >= 0 || text.length() >= PreTokenStream.MAX_BUFFERED_CHARS) {
                             int end = cut >= 0 ? cut + 1 : text.length();
                             emit(text.substring(0, end));
@@ -248,6 +249,19 @@ public final class HuggingFaceTokenizer implements Tokenizer {
                 }
             }
         };
+    }
+
+    /**
+     * The last line break followed by a character that is not whitespace, or −1: a run of whitespace that spans
+     * a line break ("\n    " before an indented line) can be one pre-token, so a chunk must not end inside it.
+     */
+    static int lastLineEndBeforeText(CharSequence text) {
+        for (int i = text.length() - 2; i >= 0; i--) {
+            if (text.charAt(i) == '\n' && !Character.isWhitespace(text.charAt(i + 1))) {
+                return i;
+            }
+        }
+        return -1;
     }
 
     /** The library's ids of one pre-token, cached (the tasks of one executor share the cache). */

@@ -210,7 +210,13 @@ class TokenizerTest {
             assertFalse(general.cachesPreTokens(), variant.toString().substring(0, 100));
             String text = prose.substring(0, 5000) + " <|user|> x" + odd;
             assertArrayEquals(general.encodeText(text), general.encode(text));
+            if (variant != prefixSpace) {
+                // Indented code, many 8 Ki chunks: no chunk ends inside a run of whitespace across a line break.
+                assertArrayEquals(general.encodeText(code.toString()), general.encode(code.toString()));
+            }
         }
+        assertEquals(1, HuggingFaceTokenizer.lastLineEndBeforeText("a\nb\n  c\n"));   // not the break before "  c"
+        assertEquals(-1, HuggingFaceTokenizer.lastLineEndBeforeText("a\n\n   "));
         assertEquals("it has a normalizer", HuggingFaceTokenizer.whyNotCacheable(lowercase));
     }
 
