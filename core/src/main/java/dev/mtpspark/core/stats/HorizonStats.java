@@ -2,9 +2,6 @@ package dev.mtpspark.core.stats;
 
 import org.nd4j.linalg.api.buffer.DataType;
 import org.nd4j.linalg.api.ndarray.INDArray;
-import org.nd4j.linalg.factory.Nd4j;
-import org.nd4j.linalg.indexing.NDArrayIndex;
-import org.nd4j.linalg.ops.transforms.Transforms;
 
 import java.io.Serializable;
 import java.util.Arrays;
@@ -45,40 +42,51 @@ public final class HorizonStats implements Serializable {
                     + Arrays.toString(logits.shape()) + " and " + Arrays.toString(labels.shape()));
         }
         int n = (int) logits.size(1);
-        long v = logits.size(3);
+        int t = (int) logits.size(2);
+        int v = (int) logits.size(3);
+        int b = (int) logits.size(0);
+        // One pass over the values in Java, on a heap copy: ND4J temporaries (log-softmax, comparisons) of every
+        // horizon and batch are native memory that only a garbage collection returns, gigabytes per validation pass
+        // at n = 8 (docs/performance.md, "Memory of evaluation").
+        INDArray c = logits.ordering() == 'c' && !logits.isView() ? logits : logits.dup('c');
+        double[] asDouble = c.dataType() == DataType.DOUBLE ? c.data().asDouble() : null;
+        float[] asFloat = asDouble == null ? c.castTo(DataType.FLOAT).data().asFloat() : null;
+        long[] ids = (labels.ordering() == 'c' && !labels.isView() ? labels : labels.dup('c')).data().asLong();
         HorizonStats stats = new HorizonStats(n);
-        for (int k = 0; k < n; k++) {
-            INDArray rows = logits.get(NDArrayIndex.all(), NDArrayIndex.point(k), NDArrayIndex.all(), NDArrayIndex.all())
-                    .dup('c').reshape(-1, v).castTo(DataType.DOUBLE);
-            INDArray ids = labels.get(NDArrayIndex.all(), NDArrayIndex.point(k), NDArrayIndex.all()).dup('c').reshape(-1);
-            INDArray max = rows.max(true, 1);
-            INDArray logSumExp = Transforms.log(
-                    Transforms.exp(rows.subColumnVector(max), false).sum(true, 1), false).addi(max);
-            long count = rows.size(0);
-            double[] labelLogit = new double[(int) count];
-            for (int i = 0; i < count; i++) {
-                long id = ids.getLong(i);
-                if (id < 0 || id >= v) {
-                    throw new IllegalArgumentException("label " + id + " at horizon " + (k + 1) + " outside [0, " + v + ")");
+        for (int window = 0; window < b; window++) {
+            for (int k = 0; k < n; k++) {
+                for (int pos = 0; pos < t; pos++) {
+                    long id = ids[(window * n + k) * t + pos];
+                    if (id < 0 || id >= v) {
+                        throw new IllegalArgumentException("label " + id + " at horizon " + (k + 1) + " outside [0, " + v + ")");
+                    }
+                    int row = ((window * n + k) * t + pos) * v;
+                    double max = Double.NEGATIVE_INFINITY;
+                    for (int j = 0; j < v; j++) {
+                        max = Math.max(max, value(asDouble, asFloat, row + j));
+                    }
+                    double sum = 0;
+                    double label = value(asDouble, asFloat, row + (int) id);
+                    int higher = 0;                  // classes scoring strictly higher than the label: its rank
+                    for (int j = 0; j < v; j++) {
+                        double x = value(asDouble, asFloat, row + j);
+                        sum += Math.exp(x - max);
+                        if (x > label) {
+                            higher++;
+                        }
+                    }
+                    stats.lossSum[k] += Math.log(sum) + max - label;
+                    stats.correctTop1[k] += higher == 0 ? 1 : 0;
+                    stats.correctTop5[k] += higher < 5 ? 1 : 0;
+                    stats.tokens[k]++;
                 }
-                labelLogit[i] = rows.getDouble(i, id);
-                stats.lossSum[k] += logSumExp.getDouble(i) - labelLogit[i];
             }
-            INDArray target = Nd4j.createFromArray(labelLogit).reshape(count, 1);
-            // rank = how many classes score strictly higher than the label; top-1 hit at rank 0, top-5 below 5.
-            INDArray higher = rows.gt(target.broadcast(count, v)).castTo(DataType.INT).sum(1);
-            for (int i = 0; i < count; i++) {
-                long rank = higher.getLong(i);
-                if (rank == 0) {
-                    stats.correctTop1[k]++;
-                }
-                if (rank < 5) {
-                    stats.correctTop5[k]++;
-                }
-            }
-            stats.tokens[k] += count;
         }
         return stats;
+    }
+
+    private static double value(double[] asDouble, float[] asFloat, int i) {
+        return asDouble != null ? asDouble[i] : asFloat[i];
     }
 
     /** Adds another instance's sums into this one and returns this (for Spark's merge functions). */
