@@ -41,6 +41,10 @@ public final class HorizonStats implements Serializable {
             throw new IllegalArgumentException("expected logits [B, n, T, V] and labels [B, n, T], got "
                     + Arrays.toString(logits.shape()) + " and " + Arrays.toString(labels.shape()));
         }
+        if (logits.length() > Integer.MAX_VALUE) {
+            throw new IllegalArgumentException("logits " + Arrays.toString(logits.shape())
+                    + " have more than 2^31 values; score fewer windows per batch");
+        }
         int n = (int) logits.size(1);
         int t = (int) logits.size(2);
         int v = (int) logits.size(3);
