@@ -34,6 +34,11 @@ public final class TaskScores {
             }
         }
 
+        /** This spec with another number of held-out examples. */
+        public Spec withExamples(int count) {
+            return new Spec(task, count, seed, minOps, maxOps, maxChars);
+        }
+
         /** Parses {@code "1-3"} (or {@code "2"}: from 2 to 2). */
         public static int[] ops(String range) {
             String[] parts = range == null ? new String[] {""} : range.split("-", 2);

@@ -155,6 +155,22 @@ public final class TrainJob {
         graph.getConfiguration().setIterationCount((int) state.step());
         model.setLossWeights(state.lossWeights());
 
+        // The synthetic task (evaluation.task) is scored on the driver with each validation pass. A few examples
+        // are scored now, before anything is written, so that a task the dataset's tokenizer or the model's context
+        // cannot hold fails here rather than at the first validation pass (after training, when resuming).
+        TaskScores.Spec taskSpec = config.evaluation().taskSpec();
+        dev.mtpspark.core.data.Tokenizer taskTokenizer = taskSpec.task().equals("none") ? null : dataset.tokenizer();
+        Function<MtpModel, Map<String, Double>> taskScorer = taskTokenizer == null ? m -> Map.of()
+                : m -> TaskScores.score(taskSpec, m, taskTokenizer);
+        if (taskTokenizer != null) {
+            try {
+                TaskScores.score(taskSpec.withExamples(Math.min(taskSpec.examples(), 20)), model, taskTokenizer);
+            } catch (BadInputException e) {
+                throw new BadInputException("evaluation.task = " + taskSpec.task() + " cannot be scored on data.dataset = "
+                        + dataset.path() + ": " + e.getMessage());
+            }
+        }
+
         int n = modelConfig.predictedTokens();
         MetricsLog metrics = MetricsLog.open(runDir, hadoop, n, resumed.isPresent() ? state.step() : -1);
         HorizonStatsAccumulator trainStats = new HorizonStatsAccumulator(n);
@@ -187,11 +203,6 @@ public final class TrainJob {
         Path lastCheckpoint = resumed.map(CheckpointStore.Loaded::path).orElse(null);
         HorizonStats lastValidation = null;
 
-        // The synthetic task (evaluation.task) is scored on the driver with each validation pass.
-        TaskScores.Spec taskSpec = config.evaluation().taskSpec();
-        dev.mtpspark.core.data.Tokenizer taskTokenizer = taskSpec.task().equals("none") ? null : dataset.tokenizer();
-        Function<MtpModel, Map<String, Double>> taskScorer = taskTokenizer == null ? m -> Map.of()
-                : m -> TaskScores.score(taskSpec, m, taskTokenizer);
         if (step == 0) {
             lastValidation = validate(jsc, graph, modelConfig, validationWindows, config, metrics, 0, 0, optimizer, 0, progress, model,
                     taskScorer);

@@ -52,6 +52,18 @@ class TaskScoresTest {
                 "evaluation.task=polynomial", "evaluation.task-examples=20", "evaluation.task-ops=1-2")),
                 TrainJob.ResumeMode.OVERWRITE);
 
+        // A task this run cannot hold (induction stories need at least 120 characters, the context is 16) fails
+        // before training, naming the key, and writes nothing.
+        Path refused = dir.resolve("refused-run");
+        var bad = assertThrows(dev.mtpspark.spark.tokenize.BadInputException.class, () -> TrainJob.run(spark,
+                TrainFixtures.config(dir.resolve("dataset").toString(), refused, List.of("training.steps=4",
+                        "training.averaging-frequency=2", "evaluation.every-steps=4", "logging.every-steps=2",
+                        "checkpoint.every-steps=4", "evaluation.task=induction")), TrainJob.ResumeMode.OVERWRITE));
+        assertTrue(bad.getMessage().contains("evaluation.task = induction cannot be scored on data.dataset")
+                && bad.getMessage().contains("too short for a story"), bad.getMessage());
+        assertFalse(Files.exists(refused.resolve("metrics.jsonl")) || Files.exists(refused.resolve("checkpoints")),
+                "nothing written");
+
         // evaluation.task: every validation pass (steps 0 and 4) scores the task into the metrics, report and charts.
         List<dev.mtpspark.spark.metrics.MetricsRow> rows = dev.mtpspark.spark.metrics.MetricsLog.read(
                 new org.apache.hadoop.fs.Path(dir.resolve("run").toUri()), spark.sparkContext().hadoopConfiguration());
