@@ -4,6 +4,7 @@
 # See docs/performance.md. Main class: benchmarks/java, dev.mtpspark.bench.PeakMemoryBenchmark.
 # Usage: benchmarks/peak-memory.sh [steps=2] [n-list=1,2,4,8] [vocab-list=256,32000]
 #   → prints the table, writes benchmarks/results/peak-memory.json (MTP_PEAK_OUT: another file)
+#   MTP_JAVA_OPTS=… -Dmtp.bench.step-threads=1: one batch shard per step (default 0: one per core)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 # Off-heap allocations are capped by JavaCPP at maxbytes (default: the heap's -Xmx); lift the cap so the

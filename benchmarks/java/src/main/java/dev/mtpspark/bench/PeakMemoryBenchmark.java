@@ -194,7 +194,8 @@ public final class PeakMemoryBenchmark {
         Map<String, Object> row = Bench.offMainThread(() -> {
             MtpModelConfig config = MtpModelConfig.builder().vocabSize(vocab).contextLength(CONTEXT).modelWidth(WIDTH)
                     .attentionHeads(HEADS).trunkDepth(TRUNK).mlpWidth(MLP).predictedTokens(n)
-                    .headArchitecture(HeadArchitecture.PARALLEL).dropout(0).seed(SEED).build();
+                    .headArchitecture(HeadArchitecture.PARALLEL).dropout(0).seed(SEED)
+                    .stepThreads(Integer.getInteger("mtp.bench.step-threads", 0)).build();   // 0: one shard per core
             MtpModel model = MtpModel.create(config, OptimizerSettings.nanoGptRecipe(2000), DataType.FLOAT);
             Random random = new Random(SEED);
             List<MultiDataSet> batches = new ArrayList<>();
