@@ -51,6 +51,21 @@ final class AddedTokenSplitter {
         this.nonAsciiStart = nonAscii;
     }
 
+    /**
+     * The streaming encoder of byte-level BPE: added tokens first, then {@link PreTokenStream}'s pre-tokens, each
+     * turned into ids by {@code idsOfPreToken} (our merges, or the Hugging Face library's cached answer).
+     */
+    static Tokenizer.Encoder preTokenEncoder(List<String> tokens, int[] ids,
+                                             java.util.function.Function<String, int[]> idsOfPreToken, IntConsumer sink) {
+        PreTokenStream preTokens = new PreTokenStream(preToken -> {
+            for (int id : idsOfPreToken.apply(preToken)) {
+                sink.accept(id);
+            }
+        });
+        AddedTokenSplitter added = new AddedTokenSplitter(tokens, ids, preTokens::append, preTokens::finish, sink);
+        return new CodePointEncoder(added::append, added::finish);
+    }
+
     void append(int codePoint) {
         if (pending.length() == 0 && (codePoint < 128 ? !startsToken[codePoint] : !nonAsciiStart)) {
             text.accept(codePoint);               // the common case: nothing could start here

@@ -166,14 +166,9 @@ public final class BpeTokenizer implements Tokenizer {
 
     @Override
     public Encoder newEncoder(IntConsumer sink) {
-        PreTokenStream preTokens = new PreTokenStream(preToken -> {
-            for (int id : encodeWord(preToken)) {
-                sink.accept(id);
-            }
-        });
-        AddedTokenSplitter added = new AddedTokenSplitter(addedTokens(specialTokens), eosId(), preTokens::append,
-                preTokens::finish, sink);
-        return new CodePointEncoder(added::append, added::finish);
+        List<String> added = addedTokens(specialTokens);
+        return AddedTokenSplitter.preTokenEncoder(added,
+                java.util.stream.IntStream.range(eosId(), eosId() + added.size()).toArray(), this::encodeWord, sink);
     }
 
     @Override

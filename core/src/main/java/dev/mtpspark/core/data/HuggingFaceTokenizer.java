@@ -52,8 +52,8 @@ public final class HuggingFaceTokenizer implements Tokenizer {
             eos = (int) ids[0];
         }
         this.eosId = eos;
-        this.vocabSize = vocabularySize(json);
         com.fasterxml.jackson.databind.JsonNode root = parse(json);
+        this.vocabSize = vocabularySize(root);
         if (whyNotCacheable(root) == null) {
             java.util.List<String> contents = new java.util.ArrayList<>();
             java.util.List<Integer> ids = new java.util.ArrayList<>();
@@ -118,23 +118,18 @@ public final class HuggingFaceTokenizer implements Tokenizer {
         return addedTokens != null;
     }
 
-    private static int vocabularySize(String json) {
-        try {
-            var root = new com.fasterxml.jackson.databind.ObjectMapper().readTree(json);
-            int max = -1;
-            for (var it = root.path("model").path("vocab").elements(); it.hasNext(); ) {
-                max = Math.max(max, it.next().asInt());
-            }
-            for (var added : root.path("added_tokens")) {
-                max = Math.max(max, added.path("id").asInt());
-            }
-            if (max < 0) {
-                throw new IllegalArgumentException("tokenizer.json: model.vocab is empty or missing");
-            }
-            return max + 1;
-        } catch (IOException e) {
-            throw new IllegalArgumentException("tokenizer.json is not valid JSON: " + e.getMessage(), e);
+    private static int vocabularySize(com.fasterxml.jackson.databind.JsonNode root) {
+        int max = -1;
+        for (var it = root.path("model").path("vocab").elements(); it.hasNext(); ) {
+            max = Math.max(max, it.next().asInt());
         }
+        for (var added : root.path("added_tokens")) {
+            max = Math.max(max, added.path("id").asInt());
+        }
+        if (max < 0) {
+            throw new IllegalArgumentException("tokenizer.json: model.vocab is empty or missing");
+        }
+        return max + 1;
     }
 
     public static HuggingFaceTokenizer load(Path file, String eosToken) {
@@ -201,14 +196,8 @@ public final class HuggingFaceTokenizer implements Tokenizer {
     public Encoder newEncoder(IntConsumer sink) {
         if (cachesPreTokens()) {
             Map<String, int[]> cache = preTokenCache();
-            PreTokenStream preTokens = new PreTokenStream(preToken -> {
-                for (int id : idsOfPreToken(cache, preToken)) {
-                    sink.accept(id);
-                }
-            });
-            AddedTokenSplitter added = new AddedTokenSplitter(java.util.List.of(addedTokens), addedIds, preTokens::append,
-                    preTokens::finish, sink);
-            return new CodePointEncoder(added::append, added::finish);
+            return AddedTokenSplitter.preTokenEncoder(java.util.List.of(addedTokens), addedIds,
+                    preToken -> idsOfPreToken(cache, preToken), sink);
         }
         StringBuilder text = new StringBuilder();
         Utf8Decoder decoder = new Utf8Decoder(text::appendCodePoint);

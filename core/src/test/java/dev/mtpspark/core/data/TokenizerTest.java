@@ -88,13 +88,7 @@ class TokenizerTest {
         assertEquals(new String(INVALID, StandardCharsets.UTF_8), t.decode(t.encode(INVALID)));
 
         // Streaming in odd chunk sizes gives the same ids as encoding at once.
-        Tokenizer.IntArrayBuilder out = new Tokenizer.IntArrayBuilder(16);
-        Tokenizer.Encoder e = t.newEncoder(out);
-        for (int pos = 0; pos < shakespeare.length; pos += 7919) {
-            e.write(shakespeare, pos, Math.min(7919, shakespeare.length - pos));
-        }
-        e.finish();
-        assertArrayEquals(ids, out.toArray());
+        assertArrayEquals(ids, encodeInChunks(t, shakespeare, 7919));
     }
 
     @Test
@@ -142,14 +136,8 @@ class TokenizerTest {
         assertEquals(List.of(eos + 1, eos + 2, eos + 3, eos + 4, eos, eos + 1, eos),
                 Arrays.stream(ids).filter(id -> id >= eos).boxed().toList());
         assertArrayEquals(t.encode("a"), t.encode(sample.substring(0, 1)));
-        Tokenizer.IntArrayBuilder out = new Tokenizer.IntArrayBuilder(16);
-        Tokenizer.Encoder e = t.newEncoder(out);
         byte[] sampleBytes = sample.getBytes(StandardCharsets.UTF_8);
-        for (int pos = 0; pos < sampleBytes.length; pos += 3) {
-            e.write(sampleBytes, pos, Math.min(3, sampleBytes.length - pos));
-        }
-        e.finish();
-        assertArrayEquals(ids, out.toArray());
+        assertArrayEquals(ids, encodeInChunks(t, sampleBytes, 3));
 
         String json = t.toHuggingFaceJson();
         BpeTokenizer reloaded = BpeTokenizer.fromHuggingFaceJson(json);
@@ -161,13 +149,7 @@ class TokenizerTest {
         assertEquals(sample, hf.decode(ids));
         assertTrue(hf.cachesPreTokens());
         assertArrayEquals(ids, hf.encode(sample), "the pre-token cache splits at the added tokens as the library does");
-        Tokenizer.IntArrayBuilder hfOut = new Tokenizer.IntArrayBuilder(16);
-        Tokenizer.Encoder hfEncoder = hf.newEncoder(hfOut);
-        for (int pos = 0; pos < sampleBytes.length; pos += 3) {
-            hfEncoder.write(sampleBytes, pos, Math.min(3, sampleBytes.length - pos));
-        }
-        hfEncoder.finish();
-        assertArrayEquals(ids, hfOut.toArray());
+        assertArrayEquals(ids, encodeInChunks(hf, sampleBytes, 3));
 
         var bad = assertThrows(IllegalArgumentException.class, () -> t.withSpecialTokens(List.of("<a>", "<a>")));
         assertTrue(bad.getMessage().contains("<a> is listed twice"), bad.getMessage());
@@ -233,6 +215,17 @@ class TokenizerTest {
         assertTrue(e.getMessage().contains("model.type must be BPE"), e.getMessage());
         e = assertThrows(IllegalArgumentException.class, () -> BpeTokenizer.fromHuggingFaceJson("not json"));
         assertTrue(e.getMessage().contains("not valid JSON"), e.getMessage());
+    }
+
+    /** The ids of {@code bytes} streamed into {@code t}'s encoder {@code chunk} bytes at a time. */
+    private static int[] encodeInChunks(Tokenizer t, byte[] bytes, int chunk) {
+        Tokenizer.IntArrayBuilder out = new Tokenizer.IntArrayBuilder(16);
+        Tokenizer.Encoder e = t.newEncoder(out);
+        for (int pos = 0; pos < bytes.length; pos += chunk) {
+            e.write(bytes, pos, Math.min(chunk, bytes.length - pos));
+        }
+        e.finish();
+        return out.toArray();
     }
 
     private static byte[] concat(byte[] a, byte[] b) {
