@@ -3,28 +3,33 @@ package dev.mtpspark.spark.tokenize;
 import org.apache.hadoop.conf.Configuration;
 import org.apache.hadoop.fs.FileSystem;
 import org.apache.hadoop.fs.Path;
+import org.apache.parquet.column.ColumnDescriptor;
+import org.apache.parquet.column.ColumnWriteStore;
+import org.apache.parquet.column.ColumnWriter;
+import org.apache.parquet.column.ParquetProperties;
+import org.apache.parquet.hadoop.CodecFactory;
+import org.apache.parquet.hadoop.ColumnChunkPageWriteStore;
 import org.apache.parquet.hadoop.ParquetFileWriter;
-import org.apache.parquet.hadoop.ParquetWriter;
-import org.apache.parquet.hadoop.api.WriteSupport;
 import org.apache.parquet.hadoop.metadata.CompressionCodecName;
-import org.apache.parquet.io.api.RecordConsumer;
+import org.apache.parquet.hadoop.util.HadoopOutputFile;
 import org.apache.parquet.schema.MessageType;
 import org.apache.parquet.schema.MessageTypeParser;
 
 import java.io.Closeable;
 import java.io.IOException;
 import java.io.UncheckedIOException;
+import java.util.Map;
 
 /**
  * Writes one task's windows of one split as Parquet shards {@code split=<name>/part-<task>[-<k>].parquet} of about
- * {@link #SHARD_BYTES} each, with a
- * single column {@code tokens: array<int>} (Spark reads the directory with {@code split} as a partition
- * column). Windows go to disk as they are produced, so memory stays bounded. The shard is written under an
- * attempt name and renamed when complete, so a retried or speculative task never leaves half a file. Windows go
- * straight to Parquet's record consumer (one {@code addInteger} per token), not through the example {@code Group}
- * objects, which cost an object and a field lookup per token. The ids are written with Parquet 2's delta binary
- * packing instead of a dictionary: the dictionary's hash lookup per value was half of the job's time, for files
- * about 10 % smaller (docs/data.md).
+ * {@link #SHARD_BYTES} each, with a single column {@code tokens: array<int>} (Spark reads the directory with
+ * {@code split} as a partition column). Windows go to disk as they are produced, so memory stays bounded. The shard is
+ * written under an attempt name and renamed when complete, so a retried or speculative task never leaves half a file.
+ * <p>
+ * Writing is the job's inner loop (a value per token), so the ids go straight to Parquet's low-level column writer:
+ * no {@code Group} objects (an object and a field lookup per token) and no record consumer (which re-derives the levels
+ * of every value from the schema). They are encoded with Parquet 2's delta binary packing instead of a dictionary,
+ * whose hash lookup per value was half of the job's time (docs/data.md).
  */
 final class WindowShardWriter implements Closeable {
     static final MessageType SCHEMA = MessageTypeParser.parseMessageType("message window { repeated int32 tokens; }");
@@ -35,47 +40,53 @@ final class WindowShardWriter implements Closeable {
     /** A shard is closed and the next one started once this many bytes are written (the last may be smaller). */
     static final long SHARD_BYTES = 256L << 20;
 
+    private static final ParquetProperties PROPERTIES = ParquetProperties.builder()
+            .withWriterVersion(ParquetProperties.WriterVersion.PARQUET_2_0)
+            .withDictionaryEncoding(false)
+            .build();
+
     private final Path dir;
     private final int task;
     private final long attempt;
     private final Configuration conf;
     private final long shardBytes;
+    private final long rowGroupBytes;
     private int shard;
     private Path finalPath;
     private Path attemptPath;
-    private ParquetWriter<int[]> writer;
+    private ShardFile file;
 
     WindowShardWriter(Path datasetDir, String split, int task, long attempt, Configuration conf) {
-        this(datasetDir, split, task, attempt, conf, SHARD_BYTES);
+        this(datasetDir, split, task, attempt, conf, SHARD_BYTES, ROW_GROUP_BYTES);
     }
 
-    /** With the shard size at which a new shard starts ({@code part-<task>.parquet}, then {@code part-<task>-1.parquet}, …). */
-    WindowShardWriter(Path datasetDir, String split, int task, long attempt, Configuration conf, long shardBytes) {
+    /**
+     * With the shard size at which a new shard starts ({@code part-<task>.parquet}, then {@code part-<task>-1.parquet},
+     * …) and the row group size.
+     */
+    WindowShardWriter(Path datasetDir, String split, int task, long attempt, Configuration conf, long shardBytes,
+                      long rowGroupBytes) {
         this.dir = new Path(datasetDir, "split=" + split);
         this.task = task;
         this.attempt = attempt;
         this.conf = conf;
         this.shardBytes = shardBytes;
+        this.rowGroupBytes = rowGroupBytes;
     }
 
     void write(int[] window) {
         try {
-            if (writer != null && writer.getDataSize() >= shardBytes) {
+            if (file != null && file.size() >= shardBytes) {
                 commit();
                 shard++;
             }
-            if (writer == null) {
+            if (file == null) {
                 String name = shard == 0 ? String.format("part-%05d", task) : String.format("part-%05d-%d", task, shard);
                 finalPath = new Path(dir, name + ".parquet");
                 attemptPath = new Path(dir, "." + name + ".attempt-" + attempt);
-                writer = new Builder(attemptPath).withConf(conf)
-                        .withCompressionCodec(CompressionCodecName.SNAPPY)
-                        .withWriterVersion(org.apache.parquet.column.ParquetProperties.WriterVersion.PARQUET_2_0)
-                        .withDictionaryEncoding(false)
-                        .withRowGroupSize(ROW_GROUP_BYTES)
-                        .withWriteMode(ParquetFileWriter.Mode.OVERWRITE).build();
+                file = new ShardFile(attemptPath, conf, rowGroupBytes);
             }
-            writer.write(window);
+            file.write(window);
         } catch (IOException e) {
             throw new UncheckedIOException("cannot write " + attemptPath + ": " + e.getMessage(), e);
         }
@@ -88,11 +99,11 @@ final class WindowShardWriter implements Closeable {
 
     /** Closes the current shard and renames it into place. */
     private void commit() throws IOException {
-        if (writer == null) {
+        if (file == null) {
             return;
         }
-        writer.close();
-        writer = null;
+        file.close();
+        file = null;
         FileSystem fs = finalPath.getFileSystem(conf);
         fs.delete(new Path(attemptPath.getParent(), "." + attemptPath.getName() + ".crc"), false);
         if (!fs.rename(attemptPath, finalPath)) {
@@ -100,47 +111,82 @@ final class WindowShardWriter implements Closeable {
         }
     }
 
-    /** A window as one record: its ids as the repeated {@code tokens} field. */
-    private static final class WindowWriteSupport extends WriteSupport<int[]> {
-        private RecordConsumer consumer;
+    /**
+     * One Parquet file being written: row groups are buffered in a column store and flushed to the file when they
+     * reach the row group size, as Parquet's own record writer does. A window is one record: its first id
+     * starts the list (repetition level 0), the rest continue it (level 1); every id is defined (level 1). An empty
+     * window is an empty list (a null at definition level 0).
+     */
+    private static final class ShardFile implements Closeable {
+        private final ParquetFileWriter out;
+        private final CodecFactory codecs;
+        private final CodecFactory.BytesCompressor compressor;
+        private final ColumnDescriptor column = SCHEMA.getColumns().get(0);
+        private ColumnChunkPageWriteStore pages;
+        private ColumnWriteStore store;
+        private ColumnWriter tokens;
+        private final long rowGroupBytes;
+        private long records;
 
-        @Override
-        public WriteContext init(Configuration configuration) {
-            return new WriteContext(SCHEMA, java.util.Map.of());
+        ShardFile(Path path, Configuration conf, long rowGroupBytes) throws IOException {
+            this.rowGroupBytes = rowGroupBytes;
+            out = new ParquetFileWriter(HadoopOutputFile.fromPath(path, conf), SCHEMA, ParquetFileWriter.Mode.OVERWRITE,
+                    rowGroupBytes, 0, PROPERTIES.getColumnIndexTruncateLength(),
+                    PROPERTIES.getStatisticsTruncateLength(), PROPERTIES.getPageWriteChecksumEnabled());
+            out.start();
+            codecs = new CodecFactory(conf, PROPERTIES.getPageSizeThreshold());
+            compressor = codecs.getCompressor(CompressionCodecName.SNAPPY);
         }
 
-        @Override
-        public void prepareForWrite(RecordConsumer recordConsumer) {
-            this.consumer = recordConsumer;
-        }
-
-        @Override
-        public void write(int[] window) {
-            consumer.startMessage();
-            if (window.length > 0) {
-                consumer.startField("tokens", 0);
-                for (int token : window) {
-                    consumer.addInteger(token);
-                }
-                consumer.endField("tokens", 0);
+        void write(int[] window) throws IOException {
+            if (store == null) {
+                pages = new ColumnChunkPageWriteStore(compressor, SCHEMA, PROPERTIES.getAllocator(),
+                        PROPERTIES.getColumnIndexTruncateLength(), PROPERTIES.getPageWriteChecksumEnabled());
+                store = PROPERTIES.newColumnWriteStore(SCHEMA, pages);
+                tokens = store.getColumnWriter(column);
             }
-            consumer.endMessage();
+            if (window.length == 0) {
+                tokens.writeNull(0, 0);
+            } else {
+                tokens.write(window[0], 0, 1);
+                for (int i = 1; i < window.length; i++) {
+                    tokens.write(window[i], 1, 1);
+                }
+            }
+            store.endRecord();
+            records++;
+            if (store.getBufferedSize() >= rowGroupBytes) {
+                flushRowGroup();
+            }
         }
-    }
 
-    private static final class Builder extends ParquetWriter.Builder<int[], Builder> {
-        Builder(Path path) {
-            super(path);
+        /** Bytes in the file so far plus the row group in memory. */
+        long size() throws IOException {
+            return out.getPos() + (store == null ? 0 : store.getBufferedSize());
+        }
+
+        private void flushRowGroup() throws IOException {
+            if (records > 0) {
+                out.startBlock(records);
+                store.flush();
+                pages.flushToFileWriter(out);
+                out.endBlock();
+            }
+            store.close();
+            store = null;
+            records = 0;
         }
 
         @Override
-        protected Builder self() {
-            return this;
-        }
-
-        @Override
-        protected WriteSupport<int[]> getWriteSupport(Configuration conf) {
-            return new WindowWriteSupport();
+        public void close() throws IOException {
+            try {
+                if (store != null) {
+                    flushRowGroup();
+                }
+                out.end(Map.of());
+            } finally {
+                codecs.release();
+            }
         }
     }
 }
