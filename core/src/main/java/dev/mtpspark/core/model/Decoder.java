@@ -9,9 +9,10 @@ import org.nd4j.linalg.api.buffer.DataType;
  * the positions asked for); on the CPU a pass over k positions gives bitwise the logits of k one-position passes
  * ({@link Kernels#forDecoding}), so verifying drafts cannot change what greedy decoding outputs.
  *
- * <p>The drafting heads' blocks catch up lazily: {@link #draft} runs each over the positions it has not seen. A
- * sequential depth k's row t reads the token x[t+k−1], so its rows that depend on tokens not yet appended (the
- * next token and earlier drafts) are computed for the draft and forgotten after it.
+ * <p>The drafting heads' blocks catch up lazily: {@link #draft} runs each over the positions it has not seen (a
+ * parallel head only their keys and values, but the last). A sequential depth k's row t reads the token x[t+k−1],
+ * so its rows that depend on tokens not yet appended (the next token and earlier drafts) are computed for the draft
+ * and forgotten after it.
  *
  * <p>Positions run from 0 to the context length T − 1; the caller decides what to keep when the context is full
  * (see {@code TextSampler}). Not thread-safe.
@@ -209,17 +210,25 @@ public final class Decoder {
         return b.logits().toFloatRows(0, rows, v);
     }
 
-    /** Parallel head j: its block over the positions it has not seen, then its logits at the last one. */
+    /**
+     * Parallel head j at the last position: the positions it has not seen before that one only add their keys and
+     * values to its cache (nothing reads their outputs), then its whole block and logits at the last one.
+     */
     private float[] parallelDraft(int j, int length) {
         int from = cache.headLength(j);
         int r = length - from;
-        Engine e = engine(r);
-        Rows b = rows(r);
-        e.kernels().copy(trunkOut, from * d, d, b.input(), 0, d, r, d);
         Weights.ParallelHead p = (Weights.ParallelHead) weights.heads()[j - 1];
-        e.block().forwardCached(p.block(), b.activations(), b.input(), r, cache.head(j), from);
+        if (r > 1) {
+            Engine e = engine(r - 1);
+            Rows b = rows(r - 1);
+            e.kernels().copy(trunkOut, from * d, d, b.input(), 0, d, r - 1, d);
+            e.block().cacheKeysValues(p.block(), b.activations(), b.input(), r - 1, cache.head(j), from);
+        }
+        Rows b = rows(1);
+        exact.kernels().copy(trunkOut, (length - 1) * d, d, b.input(), 0, d, 1, d);
+        exact.block().forwardCached(p.block(), b.activations(), b.input(), 1, cache.head(j), length - 1);
         cache.setHeadLength(j, length);
-        return logits(e, b.activations().out, (r - 1) * d, 1, b)[0];
+        return logits(exact, b.activations().out, 0, 1, b)[0];
     }
 
     /** Linear head j at the last position: {@code z·W + b}. */
