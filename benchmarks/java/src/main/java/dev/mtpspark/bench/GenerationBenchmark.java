@@ -6,7 +6,7 @@ import dev.mtpspark.core.config.HeadArchitecture;
 import dev.mtpspark.core.config.MtpModelConfig;
 import dev.mtpspark.core.generate.TextSampler;
 import dev.mtpspark.core.model.MtpModel;
-import dev.mtpspark.core.model.NpzExport;
+import dev.mtpspark.core.export.NpzExport;
 
 import java.nio.file.Files;
 import java.nio.file.Path;

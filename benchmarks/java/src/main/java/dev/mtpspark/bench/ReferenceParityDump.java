@@ -6,7 +6,7 @@ import dev.mtpspark.core.config.NormType;
 import dev.mtpspark.core.config.PositionalEncoding;
 import dev.mtpspark.core.model.MtpBatches;
 import dev.mtpspark.core.model.MtpModel;
-import dev.mtpspark.core.model.NpzExport;
+import dev.mtpspark.core.export.NpzExport;
 import dev.mtpspark.core.stats.HorizonStats;
 import org.deeplearning4j.nn.graph.ComputationGraph;
 import org.nd4j.linalg.api.buffer.DataType;

@@ -8,7 +8,7 @@ import dev.mtpspark.core.config.NormType;
 import dev.mtpspark.core.config.PositionalEncoding;
 import dev.mtpspark.core.model.MtpBatches;
 import dev.mtpspark.core.model.MtpModel;
-import dev.mtpspark.core.model.NpzExport;
+import dev.mtpspark.core.export.NpzExport;
 import dev.mtpspark.core.model.ParameterCounts;
 import org.nd4j.linalg.api.buffer.DataType;
 import org.nd4j.linalg.api.ndarray.INDArray;

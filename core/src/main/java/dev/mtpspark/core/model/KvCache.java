@@ -1,5 +1,6 @@
 package dev.mtpspark.core.model;
 
+import dev.mtpspark.core.kernels.DenseMatrix;
 import org.nd4j.linalg.api.buffer.DataType;
 
 /**

@@ -155,8 +155,15 @@ public final class MtpModel {
      * (1 for plain generation). Parameters are read in place on the CPU backend, so a decoder sees later training.
      */
     public Decoder decoder(int heads) {
-        MtpOutputLayer layer = (MtpOutputLayer) graph.getLayer(NETWORK);
-        return new Decoder(headLayer().shape(), graph.params().dataType(), layer.weights(), heads);
+        return new Decoder(headLayer().shape(), graph.params().dataType(), weights(), heads);
+    }
+
+    /**
+     * Typed views of the parameters, sharing DL4J's arrays on the CPU backend (a write changes the model): what
+     * export and import read and write instead of parameter names.
+     */
+    public Weights.Model weights() {
+        return ((MtpOutputLayer) graph.getLayer(NETWORK)).weights();
     }
 
     /**

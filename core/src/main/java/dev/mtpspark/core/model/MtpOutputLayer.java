@@ -1,5 +1,6 @@
 package dev.mtpspark.core.model;
 
+import dev.mtpspark.core.kernels.DenseMatrix;
 import org.deeplearning4j.nn.conf.NeuralNetConfiguration;
 import org.deeplearning4j.nn.gradient.DefaultGradient;
 import org.deeplearning4j.nn.gradient.Gradient;

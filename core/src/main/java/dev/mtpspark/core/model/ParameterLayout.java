@@ -1,6 +1,7 @@
 package dev.mtpspark.core.model;
 
 import dev.mtpspark.core.config.HeadArchitecture;
+import dev.mtpspark.core.kernels.DenseMatrix;
 import org.deeplearning4j.nn.conf.layers.samediff.SDLayerParams;
 import org.nd4j.linalg.api.ndarray.INDArray;
 import org.nd4j.linalg.factory.Nd4j;

@@ -1,5 +1,7 @@
 package dev.mtpspark.core.model;
 
+import dev.mtpspark.core.kernels.DenseMatrix;
+import dev.mtpspark.core.kernels.Kernels;
 import org.nd4j.linalg.api.buffer.DataType;
 
 /**

@@ -4,6 +4,8 @@ import dev.mtpspark.core.config.HeadArchitecture;
 import dev.mtpspark.core.config.MtpModelConfig;
 import dev.mtpspark.core.config.NormType;
 import dev.mtpspark.core.config.PositionalEncoding;
+import dev.mtpspark.core.kernels.DenseMatrix;
+import dev.mtpspark.core.kernels.Nd4jKernels;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.Arguments;

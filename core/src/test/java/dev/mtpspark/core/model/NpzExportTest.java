@@ -2,6 +2,7 @@ package dev.mtpspark.core.model;
 
 import dev.mtpspark.core.config.HeadArchitecture;
 import dev.mtpspark.core.config.MtpModelConfig;
+import dev.mtpspark.core.export.NpzExport;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import org.nd4j.linalg.api.buffer.DataType;

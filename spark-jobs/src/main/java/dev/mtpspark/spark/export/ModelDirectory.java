@@ -5,7 +5,7 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.mtpspark.core.data.Tokenizer;
 import dev.mtpspark.core.export.Safetensors;
 import dev.mtpspark.core.export.Safetensors.Tensor;
-import dev.mtpspark.core.model.GptLayout;
+import dev.mtpspark.core.export.GptLayout;
 import dev.mtpspark.core.model.MtpModel;
 import dev.mtpspark.spark.metrics.MetricsLog;
 import dev.mtpspark.spark.metrics.MetricsRow;

@@ -2,7 +2,7 @@ package dev.mtpspark.spark.train;
 
 import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.mtpspark.core.config.MtpModelConfig;
-import dev.mtpspark.core.model.GptLayout;
+import dev.mtpspark.core.export.GptLayout;
 import dev.mtpspark.core.model.MtpModel;
 import dev.mtpspark.core.train.OptimizerSettings;
 import dev.mtpspark.spark.export.ModelDirectory;

@@ -1,4 +1,4 @@
-package dev.mtpspark.core.model;
+package dev.mtpspark.core.kernels;
 
 import org.nd4j.linalg.api.buffer.DataType;
 import org.nd4j.linalg.factory.Nd4j;
@@ -13,7 +13,7 @@ import org.nd4j.linalg.factory.Nd4j;
  * one attention head's columns of the fused QKV projection, or rows of a KV cache, need no copies. An instance
  * belongs to one thread (it owns scratch buffers).
  */
-interface Kernels {
+public interface Kernels {
     /** The CPU kernels on the CPU backend, the ND4J-operation kernels on any other. */
     static Kernels forBackend(DataType dataType, int contextLength, int headWidth) {
         return Nd4j.getEnvironment().isCPU() ? new CpuKernels(contextLength, headWidth)

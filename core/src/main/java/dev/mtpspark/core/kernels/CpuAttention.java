@@ -1,4 +1,4 @@
-package dev.mtpspark.core.model;
+package dev.mtpspark.core.kernels;
 
 import org.nd4j.linalg.api.ndarray.INDArray;
 import org.nd4j.linalg.api.ops.impl.transforms.custom.SoftMax;

@@ -1,4 +1,4 @@
-package dev.mtpspark.core.model;
+package dev.mtpspark.core.export;
 
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
@@ -7,6 +7,9 @@ import dev.mtpspark.core.config.MtpModelConfig;
 import dev.mtpspark.core.config.NormType;
 import dev.mtpspark.core.config.PositionalEncoding;
 import dev.mtpspark.core.export.Safetensors.Tensor;
+import dev.mtpspark.core.kernels.DenseMatrix;
+import dev.mtpspark.core.model.MtpModel;
+import dev.mtpspark.core.model.Weights;
 import org.nd4j.linalg.api.ndarray.INDArray;
 import org.nd4j.linalg.factory.Nd4j;
 
@@ -57,7 +60,7 @@ public final class GptLayout {
     /** The model's tensors (as float32) and config.json; {@code bosId}/{@code eosId} from the tokenizer (−1: none). */
     public static Exported export(MtpModel model, int bosId, int eosId) {
         MtpModelConfig c = model.config();
-        Weights.Model w = weights(model);
+        Weights.Model w = model.weights();
         return new Exported(tensors(modelEntries(w, c)), tensors(headEntries(w, c)), config(c, bosId, eosId));
     }
 
@@ -70,7 +73,7 @@ public final class GptLayout {
     public static List<String> load(MtpModel target, Map<String, Tensor> model, String modelFile, Map<String, Tensor> heads,
                                     String headsFile, boolean tied, ExtraHeads extraHeads) {
         MtpModelConfig c = target.config();
-        Weights.Model w = weights(target);
+        Weights.Model w = target.weights();
         Map<String, Tensor> source = new LinkedHashMap<>(model);
         if (!source.containsKey("lm_head.weight") && tied && source.containsKey("transformer.wte.weight")) {
             Tensor wte = source.get("transformer.wte.weight");
@@ -126,10 +129,6 @@ public final class GptLayout {
             } : " freshly initialised"));
         }
         return log;
-    }
-
-    private static Weights.Model weights(MtpModel model) {
-        return ((MtpOutputLayer) model.graph().getLayer(MtpModel.NETWORK)).weights();
     }
 
     private static List<Entry> modelEntries(Weights.Model w, MtpModelConfig c) {

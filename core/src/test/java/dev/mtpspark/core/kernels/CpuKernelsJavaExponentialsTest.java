@@ -1,4 +1,4 @@
-package dev.mtpspark.core.model;
+package dev.mtpspark.core.kernels;
 
 /** {@link KernelsTest} with the CPU kernels' Java exponentials: what small sizes, such as a decoding step, run. */
 class CpuKernelsJavaExponentialsTest extends KernelsTest {

@@ -1,4 +1,4 @@
-package dev.mtpspark.core.model;
+package dev.mtpspark.core.kernels;
 
 import org.nd4j.linalg.api.ndarray.INDArray;
 import org.nd4j.linalg.api.ops.impl.transforms.custom.LogSoftMax;
@@ -20,7 +20,7 @@ import org.nd4j.linalg.ops.transforms.Transforms;
  * pass over k new positions then gives bitwise the logits of k one-position passes, which is what makes
  * speculative decoding's output equal plain greedy decoding token for token.
  */
-final class CpuKernels implements Kernels {
+public final class CpuKernels implements Kernels {
     private static final double GELU_C = 2.0 * Math.sqrt(2.0 / Math.PI);
     private static final double GELU_CUBIC = GELU_C * 0.044715;
 
@@ -37,7 +37,7 @@ final class CpuKernels implements Kernels {
     private final float[] floats;
     private DenseMatrix ones;
 
-    CpuKernels(int contextLength, int headWidth) {
+    public CpuKernels(int contextLength, int headWidth) {
         this(contextLength, headWidth, DEFAULT_VECTORISED_FROM);
     }
 
@@ -58,7 +58,7 @@ final class CpuKernels implements Kernels {
     }
 
     /** Kernels whose every output row is what a one-row call computes (see the class comment); for decoding. */
-    static CpuKernels rowIndependent(int contextLength, int headWidth) {
+    public static CpuKernels rowIndependent(int contextLength, int headWidth) {
         return new CpuKernels(contextLength, headWidth, Integer.MAX_VALUE, true);
     }
 

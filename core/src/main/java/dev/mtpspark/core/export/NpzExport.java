@@ -1,4 +1,4 @@
-package dev.mtpspark.core.model;
+package dev.mtpspark.core.export;
 
 import org.deeplearning4j.nn.graph.ComputationGraph;
 import org.nd4j.linalg.api.ndarray.INDArray;

@@ -1,4 +1,4 @@
-package dev.mtpspark.core.model;
+package dev.mtpspark.core.kernels;
 
 import org.bytedeco.javacpp.DoublePointer;
 import org.bytedeco.javacpp.FloatPointer;
@@ -29,7 +29,7 @@ import static org.bytedeco.openblas.global.openblas_nolapack.cblas_sgemv;
  * contiguous in row-major order, such as a layer's parameter or gradient; {@link #viewOf} refuses other layouts.
  * An instance is used by one thread at a time.
  */
-final class DenseMatrix {
+public final class DenseMatrix {
     private final INDArray array;
     private final int length;
     private FloatBuffer floats;
@@ -71,7 +71,7 @@ final class DenseMatrix {
      * A {@code [rows, cols]} ND4J view of the elements from {@code offset} with row stride {@code ld}, sharing this
      * matrix's buffer: how the ND4J kernels address sub-matrices (one attention head's columns, cache rows).
      */
-    INDArray view(long offset, long ld, long rows, long cols) {
+    public INDArray view(long offset, long ld, long rows, long cols) {
         return Nd4j.create(array.data(), new long[] {rows, cols}, new long[] {ld, 1}, offset, 'c');
     }
 
@@ -79,7 +79,7 @@ final class DenseMatrix {
      * {@code rows} rows of {@code cols} elements from {@code offset} as float arrays: read from the host buffer on the
      * CPU backend (an ND4J view costs more than a decoding step's logits), through a view elsewhere.
      */
-    float[][] toFloatRows(int offset, int rows, int cols) {
+    public float[][] toFloatRows(int offset, int rows, int cols) {
         if (!Nd4j.getEnvironment().isCPU()) {
             return view(offset, cols, rows, cols).toFloatMatrix();
         }
@@ -98,7 +98,7 @@ final class DenseMatrix {
     }
 
     /** A new matrix of {@code length} elements (uninitialised), outside any workspace. */
-    static DenseMatrix allocate(DataType dataType, long length) {
+    public static DenseMatrix allocate(DataType dataType, long length) {
         if (dataType != DataType.FLOAT && dataType != DataType.DOUBLE) {
             throw new IllegalArgumentException("direct training supports FLOAT and DOUBLE, not " + dataType);
         }
@@ -111,7 +111,7 @@ final class DenseMatrix {
      * A view of {@code array}'s elements in row-major order, or null when they are not one contiguous row-major
      * run starting at its buffer's address (then the caller copies).
      */
-    static DenseMatrix viewOf(INDArray array) {
+    public static DenseMatrix viewOf(INDArray array) {
         boolean contiguous = array.ordering() == 'c' && array.elementWiseStride() == 1
                 && array.data().length() == array.length() && !array.isEmpty()
                 && (array.dataType() == DataType.FLOAT || array.dataType() == DataType.DOUBLE);
@@ -119,20 +119,20 @@ final class DenseMatrix {
     }
 
     /** The ND4J array holding the elements (the owned array, or the viewed one). */
-    INDArray array() {
+    public INDArray array() {
         return array;
     }
 
-    int length() {
+    public int length() {
         return length;
     }
 
-    double get(int i) {
+    public double get(int i) {
         host();
         return floats != null ? floats.get(i) : doubles.get(i);
     }
 
-    void set(int i, double v) {
+    public void set(int i, double v) {
         host();
         if (floats != null) {
             floats.put(i, (float) v);
@@ -141,7 +141,7 @@ final class DenseMatrix {
         }
     }
 
-    void add(int i, double v) {
+    public void add(int i, double v) {
         host();
         if (floats != null) {
             floats.put(i, floats.get(i) + (float) v);
@@ -156,7 +156,7 @@ final class DenseMatrix {
      * training step for the GELU's loops).
      * {@code scratch} holds at least {@code count} floats (used for a float matrix).
      */
-    void read(int from, double[] target, int count, float[] scratch) {
+    public void read(int from, double[] target, int count, float[] scratch) {
         host();
         if (floats != null) {
             floats.get(from, scratch, 0, count);
@@ -169,7 +169,7 @@ final class DenseMatrix {
     }
 
     /** Writes {@code source[0, count)} to elements {@code [from, from + count)}, in bulk (see {@link #read}). */
-    void write(int from, double[] source, int count, float[] scratch) {
+    public void write(int from, double[] source, int count, float[] scratch) {
         host();
         if (floats != null) {
             for (int i = 0; i < count; i++) {
@@ -182,17 +182,17 @@ final class DenseMatrix {
     }
 
     /** Sets every element to 0. */
-    void zero() {
+    public void zero() {
         array.assign(0);
     }
 
     /** Sets every element to {@code value}. */
-    void fill(double value) {
+    public void fill(double value) {
         array.assign(value);
     }
 
     /** Copies the first {@code count} elements into {@code target} (one bulk copy). */
-    void copyTo(DenseMatrix target, int count) {
+    public void copyTo(DenseMatrix target, int count) {
         host();
         target.host();
         if (floats != null) {
@@ -203,7 +203,7 @@ final class DenseMatrix {
     }
 
     /** Copies elements {@code [from, from + count)} to {@code target}'s elements from {@code to} (one bulk copy). */
-    void copyRange(int from, DenseMatrix target, int to, int count) {
+    public void copyRange(int from, DenseMatrix target, int to, int count) {
         host();
         target.host();
         if (floats != null) {
@@ -214,7 +214,7 @@ final class DenseMatrix {
     }
 
     /** Copies {@code source}'s elements (any layout, same length) into this matrix in row-major order. */
-    void copyFrom(INDArray source) {
+    public void copyFrom(INDArray source) {
         array.reshape(source.shape()).assign(source);
     }
 
