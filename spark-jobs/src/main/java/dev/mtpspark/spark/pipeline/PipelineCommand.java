@@ -7,6 +7,7 @@ import dev.mtpspark.spark.tokenize.BadInputException;
 import dev.mtpspark.spark.tokenize.TokenizeConfig;
 import dev.mtpspark.spark.tokenize.TokenizeJob;
 import dev.mtpspark.spark.train.CheckpointStore;
+import dev.mtpspark.spark.train.DatasetInfo;
 import dev.mtpspark.spark.train.EvaluateCommand;
 import dev.mtpspark.spark.train.GenerateCommand;
 import dev.mtpspark.spark.train.TrainCommand;
@@ -51,6 +52,20 @@ public final class PipelineCommand implements Callable<Integer> {
     @Option(names = "--dry-run", description = "Validate the configuration and the corpus, print the plan, and exit.")
     boolean dryRun;
 
+    /**
+     * A dataset kept from an earlier run (for example of an earlier default configuration) whose windows do not fit
+     * the model fails before training, saying how the pipeline itself re-tokenizes; nothing is deleted implicitly.
+     */
+    private void checkReusedDatasetFits(TrainConfig cfg, Configuration hadoop) {
+        try {
+            DatasetInfo dataset = DatasetInfo.read(cfg.data().dataset(), hadoop);
+            dataset.checkFits(cfg.model().toModelConfig(dataset.vocabSize(), cfg.run().seed()), cfg.data().trainSplit());
+        } catch (BadInputException e) {
+            throw new BadInputException(e.getMessage() + "; or run the pipeline with --overwrite, which re-tokenizes "
+                    + cfg.data().dataset() + " and retrains " + cfg.run().output() + " from scratch");
+        }
+    }
+
     @Override
     public Integer call() throws Exception {
         TrainConfig cfg = TrainConfigLoader.load(config, overrides);
@@ -78,6 +93,7 @@ public final class PipelineCommand implements Callable<Integer> {
             FileSystem fs = dataset.getFileSystem(hadoop);
             if (!overwrite && fs.exists(new Path(dataset, TokenizeJob.MANIFEST))) {
                 LOG.info("[1/4] tokenize: reusing the existing dataset {} (--overwrite re-tokenizes)", dataset);
+                checkReusedDatasetFits(cfg, hadoop);
             } else {
                 LOG.info("[1/4] tokenize: {} → {}", tokenize.inputs(), dataset);
                 TokenizeJob.run(spark, tokenize);

@@ -120,6 +120,15 @@ class PipelineCommandTest {
         assertError(2, "--draft-heads = 2 needs --speculative", "generate", "--checkpoint", run.toString(), "--draft-heads", "2");
         assertTrue(Files.isDirectory(run.resolve("tmp")), "DL4J's Export approach wrote its minibatches under run/tmp/export");
         assertFalse(Files.exists(run.resolve("tmp/export")), "exported minibatches are removed after every round");
+
+        // The same pipeline with another n (as after a change of the default configuration) reuses the dataset, whose
+        // windows are for n = 3: it fails before training, says how the pipeline re-tokenizes, and changes nothing.
+        assertError(2, "or run the pipeline with --overwrite, which re-tokenizes " + dir.resolve("dataset"), "pipeline",
+                "--config", "../conf/local.yaml", "--set", "tokenize.inputs=[" + corpus + "]", "--set", "tokenize.tokenizer=char",
+                "--set", "data.dataset=" + dir.resolve("dataset"), "--set", "run.output=" + run,
+                "--set", "model.context-length=16", "--set", "model.predicted-tokens=2");
+        assertEquals(2, new CheckpointStore(new org.apache.hadoop.fs.Path(run.toString()), new Configuration()).list().size());
+        assertEquals(12, CheckpointStore.resolve(run.toString(), new Configuration()).state().step());
     }
 
     @Test
