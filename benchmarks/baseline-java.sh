@@ -48,8 +48,16 @@ classes="$cache/bench-classes"
 stamp="$classes/.compiled"
 if [ ! -f "$stamp" ] || [ -n "$(find "${BASELINE_SOURCES[@]}" "$base/core/target/classes" -newer "$stamp" -print -quit)" ]; then
   echo "compiling ${#BASELINE_SOURCES[@]} benchmark sources against the baseline…" >&2
-  rm -rf "$classes"; mkdir -p "$classes"
-  javac -nowarn -encoding UTF-8 --release 17 -cp "$deps" -d "$classes" "${BASELINE_SOURCES[@]}"
+  rm -rf "$classes" "$cache/bench-src"; mkdir -p "$classes" "$cache/bench-src"
+  # NpzExport moved from core.model to core.export (issue 15's layout); a baseline from before has it in model.
+  moved=()
+  if [ -f "$base/core/target/classes/dev/mtpspark/core/model/NpzExport.class" ]; then
+    moved=(-e 's/dev\.mtpspark\.core\.export\.NpzExport/dev.mtpspark.core.model.NpzExport/g')
+  fi
+  for f in "${BASELINE_SOURCES[@]}"; do
+    if [ ${#moved[@]} -gt 0 ]; then sed "${moved[@]}" "$f"; else cat "$f"; fi > "$cache/bench-src/$(basename "$f")"
+  done
+  javac -nowarn -encoding UTF-8 --release 17 -cp "$deps" -d "$classes" "$cache"/bench-src/*.java
   touch "$stamp"
 fi
 
