@@ -3,10 +3,14 @@ package dev.mtpspark.spark.tokenize;
 import org.apache.hadoop.conf.Configuration;
 import org.apache.hadoop.fs.FileSystem;
 import org.apache.hadoop.fs.Path;
+import org.apache.parquet.bytes.ByteBufferAllocator;
 import org.apache.parquet.column.ColumnDescriptor;
-import org.apache.parquet.column.ColumnWriteStore;
-import org.apache.parquet.column.ColumnWriter;
+import org.apache.parquet.column.Encoding;
 import org.apache.parquet.column.ParquetProperties;
+import org.apache.parquet.column.page.PageWriter;
+import org.apache.parquet.column.statistics.Statistics;
+import org.apache.parquet.column.values.delta.DeltaBinaryPackingValuesWriterForInteger;
+import org.apache.parquet.column.values.rle.RunLengthBitPackingHybridEncoder;
 import org.apache.parquet.hadoop.CodecFactory;
 import org.apache.parquet.hadoop.ColumnChunkPageWriteStore;
 import org.apache.parquet.hadoop.ParquetFileWriter;
@@ -26,10 +30,11 @@ import java.util.Map;
  * {@code split} as a partition column). Windows go to disk as they are produced, so memory stays bounded. The shard is
  * written under an attempt name and renamed when complete, so a retried or speculative task never leaves half a file.
  * <p>
- * Writing is the job's inner loop (a value per token), so the ids go straight to Parquet's low-level column writer:
- * no {@code Group} objects (an object and a field lookup per token) and no record consumer (which re-derives the levels
- * of every value from the schema). They are encoded with Parquet 2's delta binary packing instead of a dictionary,
- * whose hash lookup per value was half of the job's time (docs/data.md).
+ * Writing is the job's inner loop (a value per token), so the ids go straight to Parquet's encoders and page writer:
+ * no {@code Group} objects (an object and a field lookup per token), no record consumer (which re-derives the levels
+ * of every value from the schema) and no column writer (a call chain and a statistics update per value). They are
+ * encoded with Parquet 2's delta binary packing instead of a dictionary, whose hash lookup per value was half of the
+ * job's time (docs/data.md).
  */
 final class WindowShardWriter implements Closeable {
     static final MessageType SCHEMA = MessageTypeParser.parseMessageType("message window { repeated int32 tokens; }");
@@ -112,79 +117,139 @@ final class WindowShardWriter implements Closeable {
     }
 
     /**
-     * One Parquet file being written: row groups are buffered in a column store and flushed to the file when they
-     * reach the row group size, as Parquet's own record writer does. A window is one record: its first id
-     * starts the list (repetition level 0), the rest continue it (level 1); every id is defined (level 1). An empty
-     * window is an empty list (a null at definition level 0).
+     * One Parquet file being written, page by page: each window's levels and ids go straight to Parquet's own level
+     * and delta encoders, and a full page goes to the column chunk's page writer, as Parquet's column writer would
+     * write it (data page v2, RLE levels, delta-packed ids, Snappy), without the column writer's call chain and
+     * statistics update per value (docs/data.md). A window is one record: its first id starts the list (repetition
+     * level 0), the rest continue it (level 1); every id is defined (level 1). An empty window is an empty list (a
+     * null at definition level 0). A page ends at Parquet's page size (or an eighth of the row group, for small row
+     * groups) or row count limit; row groups are flushed to the file when their pages reach the row group size.
      */
     private static final class ShardFile implements Closeable {
+        private static final int ENCODER_SLAB = 64 * 1024;
+        private static final int ENCODER_PAGE = 4 << 20;
+
         private final ParquetFileWriter out;
         private final CodecFactory codecs;
         private final CodecFactory.BytesCompressor compressor;
         private final ColumnDescriptor column = SCHEMA.getColumns().get(0);
-        private ColumnChunkPageWriteStore pages;
-        private ColumnWriteStore store;
-        private ColumnWriter tokens;
+        private final RunLengthBitPackingHybridEncoder repetition;
+        private final RunLengthBitPackingHybridEncoder definition;
+        private final DeltaBinaryPackingValuesWriterForInteger ids;
         private final long rowGroupBytes;
+        private final long pageBytes;
+        private ColumnChunkPageWriteStore pages;
+        private PageWriter pageWriter;
         private long records;
+        private int pageRows;
+        private int pageEntries;       // ids plus empty windows: the page's level count
+        private int pageNulls;         // empty windows
+        private int min = Integer.MAX_VALUE;
+        private int max = Integer.MIN_VALUE;
 
         ShardFile(Path path, Configuration conf, long rowGroupBytes) throws IOException {
             this.rowGroupBytes = rowGroupBytes;
+            this.pageBytes = Math.max(1, Math.min(PROPERTIES.getPageSizeThreshold(), rowGroupBytes / 8));
             out = new ParquetFileWriter(HadoopOutputFile.fromPath(path, conf), SCHEMA, ParquetFileWriter.Mode.OVERWRITE,
                     rowGroupBytes, 0, PROPERTIES.getColumnIndexTruncateLength(),
                     PROPERTIES.getStatisticsTruncateLength(), PROPERTIES.getPageWriteChecksumEnabled());
             out.start();
             codecs = new CodecFactory(conf, PROPERTIES.getPageSizeThreshold());
             compressor = codecs.getCompressor(CompressionCodecName.SNAPPY);
+            ByteBufferAllocator allocator = PROPERTIES.getAllocator();
+            repetition = new RunLengthBitPackingHybridEncoder(1, ENCODER_SLAB, ENCODER_PAGE, allocator);
+            definition = new RunLengthBitPackingHybridEncoder(1, ENCODER_SLAB, ENCODER_PAGE, allocator);
+            ids = new DeltaBinaryPackingValuesWriterForInteger(ENCODER_SLAB, ENCODER_PAGE, allocator);
         }
 
         void write(int[] window) throws IOException {
-            if (store == null) {
+            if (pages == null) {
                 pages = new ColumnChunkPageWriteStore(compressor, SCHEMA, PROPERTIES.getAllocator(),
                         PROPERTIES.getColumnIndexTruncateLength(), PROPERTIES.getPageWriteChecksumEnabled());
-                store = PROPERTIES.newColumnWriteStore(SCHEMA, pages);
-                tokens = store.getColumnWriter(column);
+                pageWriter = pages.getPageWriter(column);
             }
+            repetition.writeInt(0);
             if (window.length == 0) {
-                tokens.writeNull(0, 0);
+                definition.writeInt(0);
+                pageNulls++;
+                pageEntries++;
             } else {
-                tokens.write(window[0], 0, 1);
                 for (int i = 1; i < window.length; i++) {
-                    tokens.write(window[i], 1, 1);
+                    repetition.writeInt(1);
                 }
+                int lo = min;
+                int hi = max;
+                for (int id : window) {
+                    definition.writeInt(1);
+                    ids.writeInteger(id);
+                    lo = Math.min(lo, id);
+                    hi = Math.max(hi, id);
+                }
+                min = lo;
+                max = hi;
+                pageEntries += window.length;
             }
-            store.endRecord();
+            pageRows++;
             records++;
-            if (store.getBufferedSize() >= rowGroupBytes) {
-                flushRowGroup();
+            if (pageRows >= PROPERTIES.getPageRowCountLimit()
+                    || ids.getBufferedSize() + repetition.getBufferedSize() + definition.getBufferedSize() >= pageBytes) {
+                flushPage();
+                if (pageWriter.getMemSize() >= rowGroupBytes) {
+                    flushRowGroup();
+                }
             }
         }
 
-        /** Bytes in the file so far plus the row group in memory. */
+        /** Bytes in the file so far plus the row group in memory (its written pages and the page being filled). */
         long size() throws IOException {
-            return out.getPos() + (store == null ? 0 : store.getBufferedSize());
+            return out.getPos() + (pages == null ? 0 : pageWriter.getMemSize() + ids.getBufferedSize());
+        }
+
+        private void flushPage() throws IOException {
+            if (pageRows == 0) {
+                return;
+            }
+            Statistics<?> statistics = Statistics.createStats(column.getPrimitiveType());
+            if (pageEntries > pageNulls) {
+                statistics.updateStats(min);
+                statistics.updateStats(max);
+            }
+            statistics.incrementNumNulls(pageNulls);
+            pageWriter.writePageV2(pageRows, pageNulls, pageEntries, repetition.toBytes(), definition.toBytes(),
+                    Encoding.DELTA_BINARY_PACKED, ids.getBytes(), statistics);
+            repetition.reset();
+            definition.reset();
+            ids.reset();
+            pageRows = 0;
+            pageEntries = 0;
+            pageNulls = 0;
+            min = Integer.MAX_VALUE;
+            max = Integer.MIN_VALUE;
         }
 
         private void flushRowGroup() throws IOException {
+            flushPage();
             if (records > 0) {
                 out.startBlock(records);
-                store.flush();
                 pages.flushToFileWriter(out);
                 out.endBlock();
             }
-            store.close();
-            store = null;
+            pages = null;
+            pageWriter = null;
             records = 0;
         }
 
         @Override
         public void close() throws IOException {
             try {
-                if (store != null) {
+                if (pages != null) {
                     flushRowGroup();
                 }
                 out.end(Map.of());
             } finally {
+                repetition.close();
+                definition.close();
+                ids.close();
                 codecs.release();
             }
         }
