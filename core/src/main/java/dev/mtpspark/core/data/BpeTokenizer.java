@@ -31,7 +31,7 @@ public final class BpeTokenizer implements Tokenizer {
 
     private final int[][] merges;
     private final List<String> specialTokens;
-    private transient Map<Long, Integer> ranks;
+    private transient PairRanks ranks;
     private transient byte[][] tokenBytes;
     private transient Map<String, int[]> cache;
 
@@ -70,13 +70,11 @@ public final class BpeTokenizer implements Tokenizer {
         if (ranks != null) {
             return;
         }
-        Map<Long, Integer> r = new HashMap<>();
         byte[][] bytes = new byte[256 + merges.length][];
         for (int b = 0; b < 256; b++) {
             bytes[b] = new byte[] {(byte) b};
         }
         for (int i = 0; i < merges.length; i++) {
-            r.put(pairKey(merges[i][0], merges[i][1]), i);
             byte[] left = bytes[merges[i][0]];
             byte[] right = bytes[merges[i][1]];
             byte[] joined = java.util.Arrays.copyOf(left, left.length + right.length);
@@ -90,7 +88,7 @@ public final class BpeTokenizer implements Tokenizer {
                 return size() > 100_000;
             }
         };
-        ranks = r;
+        ranks = new PairRanks(merges);
     }
 
     static long pairKey(int left, int right) {
@@ -149,10 +147,7 @@ public final class BpeTokenizer implements Tokenizer {
         while (length > 1) {
             int bestRank = Integer.MAX_VALUE;
             for (int i = 0; i + 1 < length; i++) {
-                Integer rank = ranks.get(pairKey(symbols[i], symbols[i + 1]));
-                if (rank != null && rank < bestRank) {
-                    bestRank = rank;
-                }
+                bestRank = Math.min(bestRank, ranks.rank(symbols[i], symbols[i + 1]));
             }
             if (bestRank == Integer.MAX_VALUE) {
                 break;
