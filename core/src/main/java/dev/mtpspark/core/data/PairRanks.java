@@ -20,7 +20,7 @@ final class PairRanks {
         mask = capacity - 1;
         java.util.Arrays.fill(keys, EMPTY);
         for (int r = 0; r < merges.length; r++) {
-            long key = key(merges[r][0], merges[r][1]);
+            long key = BpeTokenizer.pairKey(merges[r][0], merges[r][1]);
             int slot = slot(key);
             while (keys[slot] != EMPTY && keys[slot] != key) {
                 slot = (slot + 1) & mask;
@@ -32,7 +32,7 @@ final class PairRanks {
 
     /** The rank of the pair, or {@link Integer#MAX_VALUE} when it is never merged. */
     int rank(int left, int right) {
-        long key = key(left, right);
+        long key = BpeTokenizer.pairKey(left, right);
         for (int slot = slot(key); ; slot = (slot + 1) & mask) {
             long k = keys[slot];
             if (k == key) {
@@ -42,10 +42,6 @@ final class PairRanks {
                 return Integer.MAX_VALUE;
             }
         }
-    }
-
-    private static long key(int left, int right) {
-        return ((long) left << 32) | (right & 0xFFFFFFFFL);
     }
 
     /** Fibonacci hashing: the multiply spreads both ids over the high bits, which pick the slot. */

@@ -19,16 +19,16 @@ class PairRanksTest {
         for (int r = 0; r < merges.length; r++) {
             // Ids below 300 make many pairs collide under left ^ right and some repeat; the last rank of a pair wins.
             merges[r] = new int[] {random.nextInt(300), random.nextInt(300 + r)};
-            expected.put(((long) merges[r][0] << 32) | merges[r][1], r);
+            expected.put(BpeTokenizer.pairKey(merges[r][0], merges[r][1]), r);
         }
         PairRanks ranks = new PairRanks(merges);
         for (int[] m : merges) {
-            assertEquals(expected.get(((long) m[0] << 32) | m[1]), ranks.rank(m[0], m[1]));
+            assertEquals(expected.get(BpeTokenizer.pairKey(m[0], m[1])), ranks.rank(m[0], m[1]));
         }
         for (int i = 0; i < 100_000; i++) {
             int left = random.nextInt(50_000);
             int right = random.nextInt(50_000);
-            assertEquals(expected.getOrDefault(((long) left << 32) | right, Integer.MAX_VALUE), ranks.rank(left, right));
+            assertEquals(expected.getOrDefault(BpeTokenizer.pairKey(left, right), Integer.MAX_VALUE), ranks.rank(left, right));
         }
         assertEquals(Integer.MAX_VALUE, new PairRanks(new int[0][]).rank(1, 2));
     }
