@@ -32,7 +32,14 @@ public final class DocumentReader {
 
     /** Reads {@code in} to its end and passes its documents to {@code sink}. Empty documents are not emitted. */
     public static void read(InputStream in, TextMode mode, DocumentSink sink) throws IOException {
-        byte[] buf = new byte[1 << 16];
+        read(in, mode, sink, new byte[1 << 16]);
+    }
+
+    /**
+     * As {@link #read(InputStream, TextMode, DocumentSink)}, reading through the caller's buffer: a reader of many
+     * small files reuses one instead of allocating (and zeroing) a new one per file.
+     */
+    public static void read(InputStream in, TextMode mode, DocumentSink sink, byte[] buf) throws IOException {
         if (mode == TextMode.FILE) {
             boolean started = false;
             int n;

@@ -7,6 +7,9 @@ import java.util.function.IntConsumer;
  * Packs a token stream into training windows of T + n tokens with stride T: window i holds tokens
  * {@code [i·T, i·T + T + n)}, so consecutive windows overlap by n tokens and every input position of every
  * window has a label for each horizon. Tokens after the last full window are counted as the tail.
+ * <p>
+ * The sink gets the packer's own buffer, which the next window overwrites: a sink that keeps a window copies it.
+ * The job's writer encodes each window as it arrives, and a copy per window was a quarter of its allocation.
  */
 public final class WindowPacker implements IntConsumer {
     private final int stride;
@@ -30,7 +33,7 @@ public final class WindowPacker implements IntConsumer {
         tokens++;
         buffer[filled++] = token;
         if (filled == buffer.length) {
-            sink.accept(buffer.clone());
+            sink.accept(buffer);
             windows++;
             // Keep the n overlapping tokens as the start of the next window.
             System.arraycopy(buffer, stride, buffer, 0, buffer.length - stride);

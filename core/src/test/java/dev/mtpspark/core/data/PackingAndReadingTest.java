@@ -17,7 +17,7 @@ class PackingAndReadingTest {
     @Test
     void windowsHaveTPlusNTokensStrideTAndCountTheTail() {
         List<int[]> windows = new ArrayList<>();
-        WindowPacker p = new WindowPacker(4, 2, windows::add);
+        WindowPacker p = new WindowPacker(4, 2, w -> windows.add(w.clone()));     // the packer reuses its buffer
         for (int i = 0; i < 17; i++) {
             p.accept(i);
         }

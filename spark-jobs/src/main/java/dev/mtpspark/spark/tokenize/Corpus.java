@@ -57,14 +57,24 @@ final class Corpus implements Serializable {
             JavaSparkContext jsc = JavaSparkContext.fromSparkContext(spark.sparkContext());
             List<List<SourceFile>> splits = splits(files, config.splitBytes(), config.partitions(), jsc.defaultParallelism());
             long[] bytes = splits.stream().mapToLong(g -> g.stream().mapToLong(SourceFile::size).sum()).toArray();
-            try (TaskProgress ignored = new TaskProgress(spark.sparkContext(), what, bytes)) {
-                return jsc.parallelize(splits, splits.size()).mapPartitionsWithIndex((index, it) -> {
+            // Locals, not fields: a lambda reading a field captures this Corpus and its whole file list, which every
+            // task would then deserialize (the splits carry each task's own files).
+            TokenizeConfig taskConfig = config;
+            HadoopConf taskConf = conf;
+            try (TaskProgress progress = new TaskProgress(spark.sparkContext(), what, bytes)) {
+                List<R> results = jsc.parallelize(splits, splits.size()).mapPartitionsWithIndex((index, it) -> {
                     TokenizeStats stats = new TokenizeStats();
-                    CorpusReader reader = new CorpusReader(config, conf.get());
+                    CorpusReader reader = new CorpusReader(taskConfig, taskConf.get());
                     R r = work.run(index, handler -> it.forEachRemaining(group -> group.forEach(f ->
                             stats.checksums.put(f.path(), reader.read(f, handler, stats)))), stats);
                     return List.of(r).iterator();
                 }, false).collect();
+                try {
+                    progress.awaitLastLine();
+                } catch (InterruptedException e) {
+                    Thread.currentThread().interrupt();
+                }
+                return results;
             }
         }
     }
@@ -73,26 +83,39 @@ final class Corpus implements Serializable {
      * Files packed, in order, into splits of about {@code target} bytes, as Spark's file sources do
      * ({@code maxPartitionBytes}): the target is {@code min(splitBytes, max(4 MiB, total / parallelism))}, so a
      * small corpus still spreads over the cores and thousands of small files do not become thousands of tasks
-     * (and shards); at most {@code maxSplits} splits. A file is never cut: one larger than the target is a split.
+     * (and shards); at most {@code maxSplits} splits. When that makes more splits than cores, their number is
+     * rounded up to a multiple of the cores, so the last wave of tasks does not leave cores idle (five splits of
+     * 128 MiB on two cores take three task lengths; six of 101 MiB take three shorter ones). A file is never cut:
+     * one larger than the target is a split.
      */
     static List<List<SourceFile>> splits(List<SourceFile> files, long splitBytes, int maxSplits, int parallelism) {
         long total = 0;
         for (SourceFile f : files) {
             total += f.size();
         }
-        long target = Math.min(splitBytes, Math.max(4L << 20, total / Math.max(1, parallelism)));
+        int cores = Math.max(1, parallelism);
+        long target = Math.min(splitBytes, Math.max(4L << 20, total / cores));
+        long count = (total + target - 1) / Math.max(1, target);
+        if (count > cores) {
+            long balanced = Math.min(Math.max(1, maxSplits), (count + cores - 1) / cores * cores);
+            target = (total + balanced - 1) / balanced;
+        }
         target = Math.max(target, (total + maxSplits - 1) / Math.max(1, maxSplits));
+        // Split k ends at the first file that would cross (k + 1) · target of the running total, so the slack that
+        // packing whole files leaves in one split goes to the next instead of adding a small split at the end; after
+        // a file larger than the target, the next split gets a whole target from where it starts.
         List<List<SourceFile>> out = new java.util.ArrayList<>();
         List<SourceFile> current = new java.util.ArrayList<>();
-        long bytes = 0;
+        long done = 0;
+        long end = target;
         for (SourceFile f : files) {
-            if (!current.isEmpty() && bytes + f.size() > target) {
+            if (!current.isEmpty() && done + f.size() > end) {
                 out.add(current);
                 current = new java.util.ArrayList<>();
-                bytes = 0;
+                end = Math.max(end, done) + target;
             }
             current.add(f);
-            bytes += f.size();
+            done += f.size();
         }
         if (!current.isEmpty()) {
             out.add(current);

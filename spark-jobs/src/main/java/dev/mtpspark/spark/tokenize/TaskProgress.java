@@ -7,6 +7,8 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 import java.util.Locale;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicLong;
 
@@ -27,6 +29,7 @@ final class TaskProgress extends SparkListener implements AutoCloseable {
     private final AtomicInteger done = new AtomicInteger();
     private final AtomicLong bytesDone = new AtomicLong();
     private final AtomicLong taskMillis = new AtomicLong();
+    private final CountDownLatch lastLine = new CountDownLatch(1);
     private volatile long lastLog;
     private volatile int stage = -1;
 
@@ -68,6 +71,17 @@ final class TaskProgress extends SparkListener implements AutoCloseable {
                     + (n == splitBytes.length && millis > 0 ? String.format(Locale.ROOT,
                     "; %.1f task-seconds, %.1f MB/s per core", millis / 1e3, bytes / 1e3 / millis) : ""));
         }
+        if (n == splitBytes.length) {
+            lastLine.countDown();
+        }
+    }
+
+    /**
+     * Waits (a few seconds at most) until the last task's line is logged. Call it when the pass has succeeded: Spark's
+     * listener bus delivers task ends after the job returns, so closing at once could drop the last line.
+     */
+    void awaitLastLine() throws InterruptedException {
+        lastLine.await(5, TimeUnit.SECONDS);
     }
 
     @Override

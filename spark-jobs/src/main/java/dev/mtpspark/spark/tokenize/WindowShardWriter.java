@@ -10,7 +10,6 @@ import org.apache.parquet.column.ParquetProperties;
 import org.apache.parquet.column.page.PageWriter;
 import org.apache.parquet.column.statistics.Statistics;
 import org.apache.parquet.column.values.delta.DeltaBinaryPackingValuesWriterForInteger;
-import org.apache.parquet.column.values.rle.RunLengthBitPackingHybridEncoder;
 import org.apache.parquet.hadoop.CodecFactory;
 import org.apache.parquet.hadoop.ColumnChunkPageWriteStore;
 import org.apache.parquet.hadoop.ParquetFileWriter;
@@ -117,8 +116,8 @@ final class WindowShardWriter implements Closeable {
     }
 
     /**
-     * One Parquet file being written, page by page: each window's levels and ids go straight to Parquet's own level
-     * and delta encoders, and a full page goes to the column chunk's page writer, as Parquet's column writer would
+     * One Parquet file being written, page by page: each window's levels go to the page as two RLE runs
+     * ({@link LevelRuns}) and its ids straight to Parquet's delta encoder, and a full page goes to the column chunk's page writer, as Parquet's column writer would
      * write it (data page v2, RLE levels, delta-packed ids, Snappy), without the column writer's call chain and
      * statistics update per value (docs/data.md). A window is one record: its first id starts the list (repetition
      * level 0), the rest continue it (level 1); every id is defined (level 1). An empty window is an empty list (a
@@ -133,8 +132,8 @@ final class WindowShardWriter implements Closeable {
         private final CodecFactory codecs;
         private final CodecFactory.BytesCompressor compressor;
         private final ColumnDescriptor column = SCHEMA.getColumns().get(0);
-        private final RunLengthBitPackingHybridEncoder repetition;
-        private final RunLengthBitPackingHybridEncoder definition;
+        private final LevelRuns repetition = new LevelRuns();
+        private final LevelRuns definition = new LevelRuns();
         private final DeltaBinaryPackingValuesWriterForInteger ids;
         private final long rowGroupBytes;
         private final long pageBytes;
@@ -157,8 +156,6 @@ final class WindowShardWriter implements Closeable {
             codecs = new CodecFactory(conf, PROPERTIES.getPageSizeThreshold());
             compressor = codecs.getCompressor(CompressionCodecName.SNAPPY);
             ByteBufferAllocator allocator = PROPERTIES.getAllocator();
-            repetition = new RunLengthBitPackingHybridEncoder(1, ENCODER_SLAB, ENCODER_PAGE, allocator);
-            definition = new RunLengthBitPackingHybridEncoder(1, ENCODER_SLAB, ENCODER_PAGE, allocator);
             ids = new DeltaBinaryPackingValuesWriterForInteger(ENCODER_SLAB, ENCODER_PAGE, allocator);
         }
 
@@ -168,19 +165,17 @@ final class WindowShardWriter implements Closeable {
                         PROPERTIES.getColumnIndexTruncateLength(), PROPERTIES.getPageWriteChecksumEnabled());
                 pageWriter = pages.getPageWriter(column);
             }
-            repetition.writeInt(0);
+            repetition.append(0, 1);
             if (window.length == 0) {
-                definition.writeInt(0);
+                definition.append(0, 1);
                 pageNulls++;
                 pageEntries++;
             } else {
-                for (int i = 1; i < window.length; i++) {
-                    repetition.writeInt(1);
-                }
+                repetition.append(1, window.length - 1);
+                definition.append(1, window.length);
                 int lo = min;
                 int hi = max;
                 for (int id : window) {
-                    definition.writeInt(1);
                     ids.writeInteger(id);
                     lo = Math.min(lo, id);
                     hi = Math.max(hi, id);
@@ -192,7 +187,7 @@ final class WindowShardWriter implements Closeable {
             pageRows++;
             records++;
             if (pageRows >= PROPERTIES.getPageRowCountLimit()
-                    || ids.getBufferedSize() + repetition.getBufferedSize() + definition.getBufferedSize() >= pageBytes) {
+                    || ids.getBufferedSize() + repetition.bufferedSize() + definition.bufferedSize() >= pageBytes) {
                 flushPage();
                 if (pageWriter.getMemSize() >= rowGroupBytes) {
                     flushRowGroup();
@@ -247,8 +242,6 @@ final class WindowShardWriter implements Closeable {
                 }
                 out.end(Map.of());
             } finally {
-                repetition.close();
-                definition.close();
                 ids.close();
                 codecs.release();
             }

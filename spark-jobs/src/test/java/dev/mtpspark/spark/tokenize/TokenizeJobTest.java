@@ -99,7 +99,7 @@ class TokenizeJobTest {
     }
 
     @Test
-    void multiDocumentCorpusWithCompressionAndBadJsonIsCountedAndReported(@TempDir Path dir) throws Exception {
+    void multiDocumentCorpusWithCompressionAndBadJsonIsCountedAndReported(@TempDir Path dir) throws Throwable {
         Path corpus = Files.createDirectories(dir.resolve("corpus"));
         StringBuilder jsonl = new StringBuilder();
         for (int i = 0; i < 300; i++) {
@@ -114,8 +114,12 @@ class TokenizeJobTest {
         }
         Files.write(corpus.resolve("empty.jsonl"), new byte[0]);
         Path out = dir.resolve("out");
-        TokenizeJob.run(spark, config(List.of(corpus.toString()), out.toString(), "--format", "jsonl",
-                "--tokenizer", "byte", "--context-length", "16", "--predicted-tokens", "2"));
+        List<String> progress = progressLinesOf(() -> TokenizeJob.run(spark, config(List.of(corpus.toString()),
+                out.toString(), "--format", "jsonl", "--tokenizer", "byte", "--context-length", "16", "--predicted-tokens", "2")));
+        // The pass's last line is always logged (the listener bus delivers task ends after the job returns).
+        assertFalse(progress.isEmpty(), "no progress line");
+        String last = progress.get(progress.size() - 1);
+        assertTrue(last.matches("tokenize: (\\d+)/\\1 tasks, .* \\(100%\\), .* MB/s, ETA 0 s; .* task-seconds, .* MB/s per core"), last);
         JsonNode m = manifest(out);
         assertEquals("document-hash", m.at("/split/method").asText());
         assertEquals(350, m.at("/splits/train/documents").asLong() + m.at("/splits/validation/documents").asLong());
@@ -280,6 +284,28 @@ class TokenizeJobTest {
 
         public String getBody() { return body; }
         public void setBody(String body) { this.body = body; }
+    }
+
+    /** What {@link TaskProgress} logs while {@code job} runs. */
+    private static List<String> progressLinesOf(org.junit.jupiter.api.function.Executable job) throws Throwable {
+        List<String> lines = java.util.Collections.synchronizedList(new java.util.ArrayList<>());
+        var appender = new org.apache.logging.log4j.core.appender.AbstractAppender("progress-test", null, null, true,
+                org.apache.logging.log4j.core.config.Property.EMPTY_ARRAY) {
+            @Override
+            public void append(org.apache.logging.log4j.core.LogEvent event) {
+                lines.add(event.getMessage().getFormattedMessage());
+            }
+        };
+        appender.start();
+        var logger = (org.apache.logging.log4j.core.Logger) org.apache.logging.log4j.LogManager.getLogger(TaskProgress.class);
+        logger.addAppender(appender);
+        try {
+            job.execute();
+        } finally {
+            logger.removeAppender(appender);
+            appender.stop();
+        }
+        return List.copyOf(lines);
     }
 
     private static void assertBad(String messagePart, String... args) {
