@@ -15,7 +15,8 @@ final class AddedTokenSplitter {
     private final IntConsumer text;
     private final Runnable textBoundary;
     private final IntConsumer tokenIds;
-    private final StringBuilder pending = new StringBuilder();
+    private char[] pending = new char[16];      // characters that could still start a token
+    private int pendingLength;
     private final boolean[] startsToken = new boolean[128];
     private final boolean nonAsciiStart;
 
@@ -53,25 +54,25 @@ final class AddedTokenSplitter {
 
     /**
      * The streaming encoder of byte-level BPE: added tokens first, then {@link PreTokenStream}'s pre-tokens, each
-     * turned into ids by {@code idsOfPreToken} (our merges, or the Hugging Face library's cached answer).
+     * passed to {@code encodePreToken}, which sends its ids to {@code sink} (our merges, or the Hugging Face
+     * library's cached answer).
      */
-    static Tokenizer.Encoder preTokenEncoder(List<String> tokens, int[] ids,
-                                             java.util.function.Function<String, int[]> idsOfPreToken, IntConsumer sink) {
-        PreTokenStream preTokens = new PreTokenStream(preToken -> {
-            for (int id : idsOfPreToken.apply(preToken)) {
-                sink.accept(id);
-            }
-        });
+    static Tokenizer.Encoder preTokenEncoder(List<String> tokens, int[] ids, PreTokenStream.Sink encodePreToken,
+                                             IntConsumer sink) {
+        PreTokenStream preTokens = new PreTokenStream(encodePreToken);
         AddedTokenSplitter added = new AddedTokenSplitter(tokens, ids, preTokens::append, preTokens::finish, sink);
         return new CodePointEncoder(added::append, added::finish);
     }
 
     void append(int codePoint) {
-        if (pending.length() == 0 && (codePoint < 128 ? !startsToken[codePoint] : !nonAsciiStart)) {
+        if (pendingLength == 0 && (codePoint < 128 ? !startsToken[codePoint] : !nonAsciiStart)) {
             text.accept(codePoint);               // the common case: nothing could start here
             return;
         }
-        pending.appendCodePoint(codePoint);
+        if (pendingLength + 2 > pending.length) {
+            pending = java.util.Arrays.copyOf(pending, pending.length * 2);
+        }
+        pendingLength += Character.toChars(codePoint, pending, pendingLength);
         drain(false);
     }
 
@@ -81,7 +82,7 @@ final class AddedTokenSplitter {
     }
 
     private void drain(boolean atEnd) {
-        while (pending.length() > 0) {
+        while (pendingLength > 0) {
             if (!atEnd && couldGrow()) {
                 return;
             }
@@ -94,11 +95,11 @@ final class AddedTokenSplitter {
             if (longest >= 0) {
                 textBoundary.run();
                 tokenIds.accept(ids[longest]);
-                pending.delete(0, tokens[longest].length());
+                dropPending(tokens[longest].length());
             } else {
-                int cp = pending.codePointAt(0);
+                int cp = Character.codePointAt(pending, 0, pendingLength);
                 text.accept(cp);
-                pending.delete(0, Character.charCount(cp));
+                dropPending(Character.charCount(cp));
             }
         }
     }
@@ -106,23 +107,29 @@ final class AddedTokenSplitter {
     /** Whether more text could make {@code pending} the start of a token longer than it. */
     private boolean couldGrow() {
         for (String t : tokens) {
-            if (t.length() > pending.length() && t.startsWith(pending.toString())) {
+            if (t.length() > pendingLength && pendingStartsLike(t, pendingLength)) {
                 return true;
             }
         }
         return false;
     }
 
-    private boolean startsWithToken(int i) {
-        String t = tokens[i];
-        if (t.length() > pending.length()) {
-            return false;
-        }
-        for (int k = 0; k < t.length(); k++) {
-            if (pending.charAt(k) != t.charAt(k)) {
+    /** Whether the first {@code n} characters of {@code pending} are those of {@code t}. */
+    private boolean pendingStartsLike(String t, int n) {
+        for (int k = 0; k < n; k++) {
+            if (pending[k] != t.charAt(k)) {
                 return false;
             }
         }
         return true;
+    }
+
+    private void dropPending(int n) {
+        System.arraycopy(pending, n, pending, 0, pendingLength - n);
+        pendingLength -= n;
+    }
+
+    private boolean startsWithToken(int i) {
+        return tokens[i].length() <= pendingLength && pendingStartsLike(tokens[i], tokens[i].length());
     }
 }

@@ -12,14 +12,13 @@ import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.HashSet;
 import java.util.Iterator;
-import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
 import java.util.function.IntConsumer;
 
 /**
- * Byte-level BPE in GPT-2's form: text is split into pre-tokens by {@link ByteLevel#PRE_TOKEN}, each
+ * Byte-level BPE in GPT-2's form: text is split into pre-tokens by GPT-2's pattern ({@link ByteLevel#preTokenEnd}), each
  * pre-token's UTF-8 bytes start as ids 0–255 and merges apply in rank order; merge r creates id 256 + r; the
  * end-of-text token {@code <|endoftext|>} takes the next id and the user's special tokens the ids after it. These
  * added tokens are found in the text first and encoded whole, and no pre-token spans one, as in Hugging Face
@@ -33,7 +32,7 @@ public final class BpeTokenizer implements Tokenizer {
     private final List<String> specialTokens;
     private transient PairRanks ranks;
     private transient byte[][] tokenBytes;
-    private transient Map<String, int[]> cache;
+    private transient ThreadLocal<PreTokenCache> caches;
 
     /** @param merges merge r joins ids {@code merges[r][0]} and {@code merges[r][1]} into id 256 + r */
     public BpeTokenizer(int[][] merges) {
@@ -82,12 +81,7 @@ public final class BpeTokenizer implements Tokenizer {
             bytes[256 + i] = joined;
         }
         tokenBytes = bytes;
-        cache = new LinkedHashMap<>(1024, 0.75f, true) {
-            @Override
-            protected boolean removeEldestEntry(Map.Entry<String, int[]> eldest) {
-                return size() > 100_000;
-            }
-        };
+        caches = ThreadLocal.withInitial(() -> new PreTokenCache(100_000));
         ranks = new PairRanks(merges);
     }
 
@@ -131,13 +125,20 @@ public final class BpeTokenizer implements Tokenizer {
         return 256 + merges.length;
     }
 
-    /** Ids of one pre-token. */
-    int[] encodeWord(String preToken) {
-        prepare();
-        int[] cached = cache.get(preToken);
-        if (cached != null) {
-            return cached;
+    /** Passes the ids of the pre-token {@code text[start, end)} to {@code sink}. */
+    private void encodeWord(PreTokenCache cache, char[] text, int start, int end, IntConsumer sink) {
+        if (cache.emit(text, start, end, sink)) {
+            return;
         }
+        int[] ids = mergedIds(new String(text, start, end - start));
+        cache.put(text, start, end, ids);
+        for (int id : ids) {
+            sink.accept(id);
+        }
+    }
+
+    /** Ids of one pre-token: its UTF-8 bytes, merged in rank order. */
+    private int[] mergedIds(String preToken) {
         byte[] bytes = preToken.getBytes(StandardCharsets.UTF_8);
         int[] symbols = new int[bytes.length];
         for (int i = 0; i < bytes.length; i++) {
@@ -154,16 +155,17 @@ public final class BpeTokenizer implements Tokenizer {
             }
             length = BpeTrainer.mergeInPlace(symbols, length, merges[bestRank][0], merges[bestRank][1], 256 + bestRank);
         }
-        int[] ids = java.util.Arrays.copyOf(symbols, length);
-        cache.put(preToken, ids);
-        return ids;
+        return java.util.Arrays.copyOf(symbols, length);
     }
 
     @Override
     public Encoder newEncoder(IntConsumer sink) {
+        prepare();
+        PreTokenCache cache = caches.get();
         List<String> added = addedTokens(specialTokens);
         return AddedTokenSplitter.preTokenEncoder(added,
-                java.util.stream.IntStream.range(eosId(), eosId() + added.size()).toArray(), this::encodeWord, sink);
+                java.util.stream.IntStream.range(eosId(), eosId() + added.size()).toArray(),
+                (text, start, end) -> encodeWord(cache, text, start, end, sink), sink);
     }
 
     @Override

@@ -32,7 +32,7 @@ public final class HuggingFaceTokenizer implements Tokenizer {
     private final String[] addedTokens;                   // null: the general path (see the class comment)
     private final int[] addedIds;
     private transient ai.djl.huggingface.tokenizers.HuggingFaceTokenizer nativeTokenizer;
-    private transient Map<String, int[]> preTokenIds;
+    private transient ThreadLocal<PreTokenCache> preTokenIds;
     private static final int MAX_CACHED_PRE_TOKENS = 200_000;
 
     /**
@@ -78,7 +78,7 @@ public final class HuggingFaceTokenizer implements Tokenizer {
     }
 
     /**
-     * Null when a tokenizer.json splits text exactly as {@link ByteLevel#PRE_TOKEN} does, so that its pre-tokens can
+     * Null when a tokenizer.json splits text exactly as GPT-2's pattern ({@link ByteLevel#preTokenEnd}) does, so that its pre-tokens can
      * be encoded and cached one at a time; otherwise what prevents it. Fields the library defaults are read with
      * its defaults ({@code add_prefix_space} true, {@code use_regex} true).
      */
@@ -195,9 +195,16 @@ public final class HuggingFaceTokenizer implements Tokenizer {
     @Override
     public Encoder newEncoder(IntConsumer sink) {
         if (cachesPreTokens()) {
-            Map<String, int[]> cache = preTokenCache();
-            return AddedTokenSplitter.preTokenEncoder(java.util.List.of(addedTokens), addedIds,
-                    preToken -> idsOfPreToken(cache, preToken), sink);
+            PreTokenCache cache = preTokenCache();
+            return AddedTokenSplitter.preTokenEncoder(java.util.List.of(addedTokens), addedIds, (text, start, end) -> {
+                if (!cache.emit(text, start, end, sink)) {
+                    int[] ids = encodeText(new String(text, start, end - start));
+                    cache.put(text, start, end, ids);
+                    for (int id : ids) {
+                        sink.accept(id);
+                    }
+                }
+            }, sink);
         }
         StringBuilder text = new StringBuilder();
         Utf8Decoder decoder = new Utf8Decoder(text::appendCodePoint);
@@ -253,24 +260,12 @@ public final class HuggingFaceTokenizer implements Tokenizer {
         return -1;
     }
 
-    /** The library's ids of one pre-token, cached (the tasks of one executor share the cache). */
-    private int[] idsOfPreToken(Map<String, int[]> cache, String preToken) {
-        int[] ids = cache.get(preToken);
-        if (ids == null) {
-            ids = encodeText(preToken);
-            if (cache.size() >= MAX_CACHED_PRE_TOKENS) {
-                cache.clear();                            // rare: code and prose repeat a far smaller set
-            }
-            cache.put(preToken, ids);
-        }
-        return ids;
-    }
-
-    private synchronized Map<String, int[]> preTokenCache() {
+    /** This thread's cache of the library's ids of pre-tokens (one per task thread: lookups take no lock). */
+    private synchronized PreTokenCache preTokenCache() {
         if (preTokenIds == null) {
-            preTokenIds = new java.util.concurrent.ConcurrentHashMap<>();
+            preTokenIds = ThreadLocal.withInitial(() -> new PreTokenCache(MAX_CACHED_PRE_TOKENS));
         }
-        return preTokenIds;
+        return preTokenIds.get();
     }
 
     @Override

@@ -1,10 +1,9 @@
 package dev.mtpspark.core.data;
 
-import java.util.function.Consumer;
-import java.util.regex.Matcher;
+import java.util.Arrays;
 
 /**
- * Splits a stream of text into byte-level pre-tokens ({@link ByteLevel#PRE_TOKEN}) in bounded memory: it
+ * Splits a stream of text into byte-level pre-tokens ({@link ByteLevel#preTokenEnd}) in bounded memory: it
  * holds back only the last pre-token, which more text could still extend. A run of more than
  * {@link #MAX_BUFFERED_CHARS} characters without a boundary is cut there (the one place where streaming
  * differs from splitting the whole text at once).
@@ -13,18 +12,35 @@ public final class PreTokenStream {
     public static final int MAX_BUFFERED_CHARS = 1 << 20;
     private static final int FLUSH_CHARS = 1 << 16;
 
-    private final StringBuilder text = new StringBuilder();
-    private final Consumer<String> sink;
+    private char[] text = new char[FLUSH_CHARS + 2];
+    private int length;
+    private int flushAt = FLUSH_CHARS;
+    private final Sink sink;
 
-    public PreTokenStream(Consumer<String> sink) {
+    /** Receives each pre-token as a range of the stream's buffer, valid only during the call. */
+    @FunctionalInterface
+    public interface Sink {
+        void accept(char[] text, int start, int end);
+    }
+
+    public PreTokenStream(Sink sink) {
         this.sink = sink;
     }
 
     /** Appends one code point. */
     public void append(int codePoint) {
-        text.appendCodePoint(codePoint);
-        if (text.length() >= FLUSH_CHARS) {
+        if (length + 2 > text.length) {
+            text = Arrays.copyOf(text, text.length * 2);
+        }
+        if (Character.isBmpCodePoint(codePoint)) {
+            text[length++] = (char) codePoint;
+        } else {
+            text[length++] = Character.highSurrogate(codePoint);
+            text[length++] = Character.lowSurrogate(codePoint);
+        }
+        if (length >= flushAt) {
             flush(false);
+            flushAt = length + FLUSH_CHARS;
         }
     }
 
@@ -35,27 +51,26 @@ public final class PreTokenStream {
     /** Emits everything held back; the stream can be reused for a new document afterwards. */
     public void finish() {
         flush(true);
+        flushAt = FLUSH_CHARS;
     }
 
+    /** Emits every complete pre-token (all of them at the end), cutting runs at MAX_BUFFERED_CHARS characters. */
     private void flush(boolean all) {
-        Matcher m = ByteLevel.PRE_TOKEN.matcher(text);
-        int lastStart = -1;
-        String pending = null;
-        while (m.find()) {
-            if (pending != null) {
-                sink.accept(pending);
+        int start = 0;
+        while (start < length) {
+            int end = ByteLevel.preTokenEnd(text, start, length);
+            if (end - start >= MAX_BUFFERED_CHARS) {
+                end = start + MAX_BUFFERED_CHARS;
+                if (Character.isHighSurrogate(text[end - 1]) && end < length && Character.isLowSurrogate(text[end])) {
+                    end++;
+                }
+            } else if (end == length && !all) {
+                break;                                 // the last pre-token: more text could extend it
             }
-            pending = m.group();
-            lastStart = m.start();
+            sink.accept(text, start, end);
+            start = end;
         }
-        if (pending == null) {
-            return;
-        }
-        if (all || text.length() - lastStart >= MAX_BUFFERED_CHARS) {
-            sink.accept(pending);
-            text.setLength(0);
-        } else {
-            text.delete(0, lastStart);
-        }
+        System.arraycopy(text, start, text, 0, length - start);
+        length -= start;
     }
 }
