@@ -2,7 +2,8 @@
 # Before/after of a change to the tokenize job's classes, interleaved in one run on the JDK corpus (issue 18).
 # "before" is this checkout's build with the given source files, as they were at COMMIT, compiled and put first on
 # the class path; "after" is this checkout's build. Both run the jobs of MTP_AB_JOBS (default "byte char"; also
-# bpe-reuse: our BPE encoder with the 32,000 vocabulary of benchmarks/tokenize-jdk.sh, trained here first if missing)
+# bpe-reuse: our BPE encoder with the 32,000 vocabulary of benchmarks/tokenize-jdk.sh, trained here first if missing;
+# huggingface: that vocabulary's tokenizer.json through DJL)
 # with T = 1024, n = 4 on local[1] and local[2] (MTP_AB_MASTERS, default "1 2"), ROUNDS times, alternately, on
 # target/corpora/jdk-all (MTP_AB_CORPUS: also jdk-all-x3, three times the files), and the rates go to OUT (JSON).
 # Usage: benchmarks/tokenize-ab.sh COMMIT OUT FILE…     e.g.
@@ -16,7 +17,7 @@ corpus="${MTP_AB_CORPUS:-jdk-all}"          # or jdk-all-x3 (benchmarks/corpora.
 masters="${MTP_AB_MASTERS:-1 2}"            # local[N] for each N
 benchmarks/corpora.sh jdk-all "$corpus"
 bpe=target/tokenize-jdk/dataset-bpe/tokenizer.json
-if [[ " $jobs " == *" bpe-reuse "* ]] && [ ! -f "$bpe" ]; then
+if [[ " $jobs " == *" bpe-reuse "* || " $jobs " == *" huggingface "* ]] && [ ! -f "$bpe" ]; then
   MTP_JAVA_OPTS=-Xmx4g bin/mtp-local tokenize --input target/corpora/jdk-all --tokenizer bpe --bpe-vocab-size 32000 \
     --context-length 1024 --predicted-tokens 4 --output target/tokenize-jdk/dataset-bpe --overwrite > /dev/null
 fi
@@ -32,6 +33,7 @@ for round in $(seq "$rounds"); do
     for tok in $jobs; do
       args=(--tokenizer "$tok")
       [ "$tok" = bpe-reuse ] && args=(--tokenizer bpe --tokenizer-file "$bpe")
+      [ "$tok" = huggingface ] && args=(--tokenizer huggingface --tokenizer-file "$bpe" --eos-token '<|endoftext|>')
       for build in before after; do
         pre=""; [ "$build" = before ] && pre="$work/classes:"
         log="$work/job.log"
