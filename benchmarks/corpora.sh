@@ -7,6 +7,8 @@
 #   jdk-all-x3  jdk-all three times over (hard links, no extra disk: 607 MB), so that the tasks of the byte, char and
 #             reused-BPE jobs run long enough on two cores for the JIT's and Spark's start to stop mattering (the
 #             repetition makes no difference to these tokenizers; it would to BPE *training*, which uses jdk-all)
+#   linux-src the Linux kernel's source tree from Debian's linux-source-6.1 package (about 78,000 files, 1.3 GB of C,
+#             headers, scripts and documentation): a corpus of gigabyte scale, none of it repeated
 set -euo pipefail
 cd "$(dirname "$0")/.."
 mkdir -p target/corpora
@@ -40,6 +42,16 @@ for name in "$@"; do
         for copy in 1 2 3; do cp -al target/corpora/jdk-all "target/corpora/jdk-all-x3.partial/$copy"; done
         mv target/corpora/jdk-all-x3.partial target/corpora/jdk-all-x3
       fi ;;
-    *) echo "error: unknown corpus '$name' (valid: jdk-src, jdk-all, jdk-all-x3)" >&2; exit 2 ;;
+    linux-src)
+      if [ ! -d target/corpora/linux-src ]; then
+        tmp="$(mktemp -d)"
+        (cd "$tmp" && apt-get download linux-source-6.1 >/dev/null)
+        dpkg-deb -x "$tmp"/linux-source-6.1_*.deb "$tmp/deb"
+        rm -rf target/corpora/linux-src.partial && mkdir -p target/corpora/linux-src.partial
+        tar -xJf "$tmp"/deb/usr/src/linux-source-6.1.tar.xz -C target/corpora/linux-src.partial
+        rm -rf "$tmp"
+        mv target/corpora/linux-src.partial target/corpora/linux-src
+      fi ;;
+    *) echo "error: unknown corpus '$name' (valid: jdk-src, jdk-all, jdk-all-x3, linux-src)" >&2; exit 2 ;;
   esac
 done

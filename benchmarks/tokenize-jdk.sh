@@ -11,20 +11,27 @@
 #   MTP_TOKENIZE_JOBS  the jobs to run (default "byte char bpe bpe-reuse huggingface"); bpe-reuse and huggingface
 #                      need the tokenizer.json of an earlier bpe job; without bpe in the list, the BPE training
 #                      measurement of an earlier run is reused when there is one
-#   MTP_TOKENIZE_OUT   the result file (default benchmarks/results/tokenize-jdk.json)
+#   MTP_TOKENIZE_OUT   the result file (default benchmarks/results/tokenize-jdk.json, or tokenize-<corpus>.json)
+#   MTP_TOKENIZE_CORPUS  the corpus (benchmarks/corpora.sh): jdk-all (default), jdk-all-x3 or linux-src (1.3 GB);
+#                      datasets and logs go to target/tokenize-jdk for jdk-all, target/tokenize-<corpus> otherwise
 set -euo pipefail
 cd "$(dirname "$0")/.."
-dir=target/corpora/jdk-all
-benchmarks/corpora.sh jdk-all
-mkdir -p target/tokenize-jdk
+corpus="${MTP_TOKENIZE_CORPUS:-jdk-all}"
+dir="target/corpora/$corpus"
+benchmarks/corpora.sh "$corpus"
+work=target/tokenize-jdk
+[ "$corpus" = jdk-all ] || work="target/tokenize-$corpus"
+mkdir -p "$work"
 toks="${MTP_TOKENIZE_JOBS:-byte char bpe bpe-reuse huggingface}"
-out="${MTP_TOKENIZE_OUT:-benchmarks/results/tokenize-jdk.json}"
-if [[ " $toks " == *" bpe "* || ! -f target/tokenize-jdk/bpe-training.json ]]; then
-  MTP_MAIN_CLASS=dev.mtpspark.bench.BpeTrainingBenchmark bin/mtp-local "$dir" target/tokenize-jdk/bpe-training.json 4096,32000
+default_out=benchmarks/results/tokenize-jdk.json
+[ "$corpus" = jdk-all ] || default_out="benchmarks/results/tokenize-$corpus.json"
+out="${MTP_TOKENIZE_OUT:-$default_out}"
+if [[ " $toks " == *" bpe "* || ! -f "$work/bpe-training.json" ]]; then
+  MTP_MAIN_CLASS=dev.mtpspark.bench.BpeTrainingBenchmark bin/mtp-local "$dir" "$work/bpe-training.json" 4096,32000
 fi
 if [[ " $toks " == *" bpe-reuse "* || " $toks " == *" huggingface "* ]] && [[ " $toks " != *" bpe "* ]] \
-    && [ ! -f target/tokenize-jdk/dataset-bpe/tokenizer.json ]; then
-  echo "error: bpe-reuse and huggingface need target/tokenize-jdk/dataset-bpe/tokenizer.json; add bpe to MTP_TOKENIZE_JOBS" >&2
+    && [ ! -f "$work/dataset-bpe/tokenizer.json" ]; then
+  echo "error: bpe-reuse and huggingface need $work/dataset-bpe/tokenizer.json; add bpe to MTP_TOKENIZE_JOBS" >&2
   exit 2
 fi
 cores="$(nproc)"
@@ -35,30 +42,32 @@ for workers in 1 "$cores"; do
   for tok in $toks; do
     case "$tok" in
       bpe) args=(--tokenizer bpe --bpe-vocab-size 32000) ;;
-      bpe-reuse) args=(--tokenizer bpe --tokenizer-file target/tokenize-jdk/dataset-bpe/tokenizer.json) ;;
-      huggingface) args=(--tokenizer huggingface --tokenizer-file target/tokenize-jdk/dataset-bpe/tokenizer.json
+      bpe-reuse) args=(--tokenizer bpe --tokenizer-file "$work/dataset-bpe/tokenizer.json") ;;
+      huggingface) args=(--tokenizer huggingface --tokenizer-file "$work/dataset-bpe/tokenizer.json"
                          --eos-token "<|endoftext|>") ;;
       *) args=(--tokenizer "$tok") ;;
     esac
-    log="target/tokenize-jdk/job-$tok-$workers.log"
+    log="$work/job-$tok-$workers.log"
     start=$(date +%s.%N)
     MTP_JAVA_OPTS="-Xmx4g -Dspark.master=local[$workers]" bin/mtp-local tokenize --input "$dir" "${args[@]}" \
-      --context-length 1024 --predicted-tokens 4 --output "target/tokenize-jdk/dataset-$tok" --overwrite > "$log" 2>&1
+      --context-length 1024 --predicted-tokens 4 --output "$work/dataset-$tok" --overwrite > "$log" 2>&1
     end=$(date +%s.%N)
     # The tokenization pass's last progress line: "...; S task-seconds, R MB/s per core" (TaskProgress).
     pass="$(grep 'TaskProgress: tokenize: ' "$log" | tail -1 | sed -n 's/.*; \([0-9.]*\) task-seconds, \([0-9.]*\) MB\/s per core.*/\1 \2/p')"
     jobs+=("$tok $workers $(echo "$end - $start" | bc) ${pass:-nan nan}")
   done
 done
-python3 - "$cores" "$out" "$toks" "${jobs[@]}" <<'PY'
+python3 - "$cores" "$out" "$toks" "$work" "$corpus" "${jobs[@]}" <<'PY'
 import json, sys, datetime, subprocess
 cores = int(sys.argv[1])
 out = sys.argv[2]
 toks = sys.argv[3]
-training = json.load(open("target/tokenize-jdk/bpe-training.json"))
+work = sys.argv[4]
+corpus = sys.argv[5]
+training = json.load(open(f"{work}/bpe-training.json"))
 mb = training["bytes"] / 1e6
 jobs = []
-for j in sys.argv[4:]:
+for j in sys.argv[6:]:
     tok, workers, seconds, task_seconds, pass_rate = j.split()
     workers, seconds = int(workers), float(seconds)
     name = {"bpe": "bpe-32000 trained by the job", "bpe-reuse": "bpe-32000 from its tokenizer.json",
@@ -73,7 +82,7 @@ for tok in sorted({j["tokenizer"] for j in jobs}):
     many = [j for j in jobs if j["tokenizer"] == tok and j["master"] != "local[1]"]
     if one and many:
         print(f"  {tok}: local[1] / {many[0]['master']} time ratio {one[0]['seconds'] / many[0]['seconds']:.2f}")
-doc = {"command": f"MTP_TOKENIZE_JOBS='{toks}' benchmarks/tokenize-jdk.sh", "date": datetime.datetime.utcnow().isoformat() + "Z",
+doc = {"command": f"MTP_TOKENIZE_CORPUS={corpus} MTP_TOKENIZE_JOBS='{toks}' benchmarks/tokenize-jdk.sh", "corpus": corpus, "date": datetime.datetime.utcnow().isoformat() + "Z",
        "commit": subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True).stdout.strip(),
        "cores": cores, "bpe_training": training, "jobs": jobs}
 json.dump(doc, open(out, "w"), indent=2)
