@@ -46,6 +46,24 @@ public final class CharTokenizer implements Tokenizer {
         return new CodePointEncoder(seen::set, () -> { });
     }
 
+    /** Code points below this (ASCII, Latin, Greek, Cyrillic, Hebrew, Arabic…) find their id in a table. */
+    private static final int SMALL = 0x800;
+
+    private transient int[] smallIds;
+
+    /** The id of each code point below {@link #SMALL}, or −1: a lookup instead of a binary search per character. */
+    private int[] smallIds() {
+        if (smallIds == null) {
+            int[] ids = new int[SMALL];
+            Arrays.fill(ids, -1);
+            for (int id = 0; id < codePoints.length && codePoints[id] < SMALL; id++) {
+                ids[codePoints[id]] = id;
+            }
+            smallIds = ids;
+        }
+        return smallIds;
+    }
+
     public int[] codePoints() {
         return codePoints.clone();
     }
@@ -68,8 +86,9 @@ public final class CharTokenizer implements Tokenizer {
     @Override
     public Encoder newEncoder(IntConsumer sink) {
         long[] unknown = new long[1];
+        int[] small = smallIds();
         return new CodePointEncoder(cp -> {
-            int id = Arrays.binarySearch(codePoints, cp);
+            int id = cp < SMALL ? small[cp] : Arrays.binarySearch(codePoints, cp);
             if (id >= 0) {
                 sink.accept(id);
             } else {

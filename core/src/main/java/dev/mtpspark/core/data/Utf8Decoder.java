@@ -30,12 +30,27 @@ final class Utf8Decoder {
     }
 
     void write(byte[] bytes, int offset, int length) {
-        while (length > 0) {
-            int n = Math.min(length, in.remaining());
-            in.put(bytes, offset, n);
-            offset += n;
-            length -= n;
-            drain(false);
+        int end = offset + length;
+        while (offset < end) {
+            if (in.position() == 0 && pendingHigh == 0) {
+                // Nothing held back: ASCII, most of most corpora, is its own code point; no trip through the JDK's
+                // decoder and its buffers.
+                while (offset < end && bytes[offset] >= 0) {
+                    sink.accept(bytes[offset++]);
+                }
+            }
+            // Up to the next ASCII byte after a non-ASCII run, through the JDK's decoder, which keeps an incomplete
+            // sequence at the end of the input for the next call.
+            int stop = offset;
+            while (stop < end && (bytes[stop] < 0 || stop == offset)) {
+                stop++;
+            }
+            while (offset < stop) {
+                int n = Math.min(stop - offset, in.remaining());
+                in.put(bytes, offset, n);
+                offset += n;
+                drain(false);
+            }
         }
     }
 

@@ -43,6 +43,20 @@ class TokenizerTest {
     }
 
     @Test
+    void charIdsAreCodePointRanksAndUnknownCharactersAreDroppedAndCounted() {
+        // Below U+0800 the ids come from a table, above from a search: both, and characters in neither vocabulary.
+        CharTokenizer t = new CharTokenizer(new int[] {0x1F600, 'a', 0x4E2D, 0xE9, 0x7FF, 0x800}, true);
+        Tokenizer.IntArrayBuilder out = new Tokenizer.IntArrayBuilder(16);
+        Tokenizer.Encoder e = t.newEncoder(out);
+        byte[] text = "aéxb中😀Z\u07FF\u0800\u0801".getBytes(StandardCharsets.UTF_8);
+        e.write(text, 0, text.length);
+        e.finish();
+        assertArrayEquals(new int[] {0, 1, 4, 5, 2, 3}, out.toArray());
+        assertEquals(4, e.unknownCharacters(), "x, b, Z and U+0801");
+        assertEquals(6, t.eosId());
+    }
+
+    @Test
     void invalidUtf8IsReplacedAndCountedExactlyLikeJava() {
         String javaText = new String(INVALID, StandardCharsets.UTF_8);
         CharTokenizer t = new CharTokenizer(CharTokenizer.codePointsOf(INVALID), true);
@@ -58,17 +72,20 @@ class TokenizerTest {
     @Test
     void utf8DecoderMatchesJavaOnRandomBytesInAnyChunking() {
         Random r = new Random(5);
-        for (int trial = 0; trial < 300; trial++) {
-            byte[] bytes = new byte[r.nextInt(40)];
+        for (int trial = 0; trial < 5000; trial++) {
+            byte[] bytes = new byte[r.nextInt(60)];
+            int asciiPercent = r.nextInt(4) * 30;     // 0 to 90 % ASCII: the decoder's fast path starts and stops
             for (int i = 0; i < bytes.length; i++) {
                 // Mostly plausible UTF-8 lead/continuation bytes, so that valid sequences occur too.
-                bytes[i] = (byte) (r.nextBoolean() ? 0x80 + r.nextInt(0x40) : r.nextInt(256));
+                bytes[i] = (byte) (r.nextInt(100) < asciiPercent ? r.nextInt(128)
+                        : r.nextBoolean() ? 0x80 + r.nextInt(0x40) : r.nextInt(256));
             }
             StringBuilder sb = new StringBuilder();
             Utf8Decoder d = new Utf8Decoder(sb::appendCodePoint);
             int pos = 0;
+            int most = 1 + r.nextInt(20);
             while (pos < bytes.length) {
-                int len = Math.min(bytes.length - pos, 1 + r.nextInt(3));
+                int len = Math.min(bytes.length - pos, 1 + r.nextInt(most));
                 d.write(bytes, pos, len);
                 pos += len;
             }
