@@ -9,6 +9,7 @@
 #             repetition makes no difference to these tokenizers; it would to BPE *training*, which uses jdk-all)
 #   linux-src the Linux kernel's source tree from Debian's linux-source-6.1 package (about 78,000 files, 1.3 GB of C,
 #             headers, scripts and documentation): a corpus of gigabyte scale, none of it repeated
+#   linux-src-x3  linux-src three times over in hard links (4 GB), for the process's fixed costs to amortize
 set -euo pipefail
 cd "$(dirname "$0")/.."
 mkdir -p target/corpora
@@ -52,6 +53,13 @@ for name in "$@"; do
         rm -rf "$tmp"
         mv target/corpora/linux-src.partial target/corpora/linux-src
       fi ;;
-    *) echo "error: unknown corpus '$name' (valid: jdk-src, jdk-all, jdk-all-x3, linux-src)" >&2; exit 2 ;;
+    linux-src-x3)
+      "$0" linux-src
+      if [ ! -d target/corpora/linux-src-x3 ]; then
+        rm -rf target/corpora/linux-src-x3.partial && mkdir -p target/corpora/linux-src-x3.partial
+        for copy in 1 2 3; do cp -al target/corpora/linux-src "target/corpora/linux-src-x3.partial/$copy"; done
+        mv target/corpora/linux-src-x3.partial target/corpora/linux-src-x3
+      fi ;;
+    *) echo "error: unknown corpus '$name' (valid: jdk-src, jdk-all, jdk-all-x3, linux-src, linux-src-x3)" >&2; exit 2 ;;
   esac
 done

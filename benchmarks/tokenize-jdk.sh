@@ -12,7 +12,8 @@
 #                      need the tokenizer.json of an earlier bpe job; without bpe in the list, the BPE training
 #                      measurement of an earlier run is reused when there is one
 #   MTP_TOKENIZE_OUT   the result file (default benchmarks/results/tokenize-jdk.json, or tokenize-<corpus>.json)
-#   MTP_TOKENIZE_CORPUS  the corpus (benchmarks/corpora.sh): jdk-all (default), jdk-all-x3 or linux-src (1.3 GB);
+#   MTP_TOKENIZE_CORPUS  the corpus (benchmarks/corpora.sh): jdk-all (default), jdk-all-x3, linux-src (1.3 GB) or
+#                      linux-src-x3 (4 GB);
 #                      datasets and logs go to target/tokenize-jdk for jdk-all, target/tokenize-<corpus> otherwise
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -26,7 +27,7 @@ toks="${MTP_TOKENIZE_JOBS:-byte char bpe bpe-reuse huggingface}"
 default_out=benchmarks/results/tokenize-jdk.json
 [ "$corpus" = jdk-all ] || default_out="benchmarks/results/tokenize-$corpus.json"
 out="${MTP_TOKENIZE_OUT:-$default_out}"
-if [[ " $toks " == *" bpe "* || ! -f "$work/bpe-training.json" ]]; then
+if [[ " $toks " == *" bpe "* ]]; then
   MTP_MAIN_CLASS=dev.mtpspark.bench.BpeTrainingBenchmark bin/mtp-local "$dir" "$work/bpe-training.json" 4096,32000
 fi
 if [[ " $toks " == *" bpe-reuse "* || " $toks " == *" huggingface "* ]] && [[ " $toks " != *" bpe "* ]] \
@@ -54,25 +55,28 @@ for workers in 1 "$cores"; do
     end=$(date +%s.%N)
     # The tokenization pass's last progress line: "...; S task-seconds, R MB/s per core" (TaskProgress).
     pass="$(grep 'TaskProgress: tokenize: ' "$log" | tail -1 | sed -n 's/.*; \([0-9.]*\) task-seconds, \([0-9.]*\) MB\/s per core.*/\1 \2/p')"
-    jobs+=("$tok $workers $(echo "$end - $start" | bc) ${pass:-nan nan}")
+    # The input the job read, from its own log ("corpus: N files (…), B bytes"; symbolic links followed).
+    bytes="$(sed -n 's/.*TokenizeJob: corpus: .*, \([0-9]*\) bytes$/\1/p' "$log" | head -1)"
+    jobs+=("$tok $workers $(echo "$end - $start" | bc) ${pass:-nan nan} ${bytes:-nan}")
   done
 done
 python3 - "$cores" "$out" "$toks" "$work" "$corpus" "${jobs[@]}" <<'PY'
-import json, sys, datetime, subprocess
+import json, os, sys, datetime, subprocess
 cores = int(sys.argv[1])
 out = sys.argv[2]
 toks = sys.argv[3]
 work = sys.argv[4]
 corpus = sys.argv[5]
-training = json.load(open(f"{work}/bpe-training.json"))
-mb = training["bytes"] / 1e6
+# The BPE training measurement of this run, or of an earlier one on this corpus (none when bpe never ran here).
+training = json.load(open(f"{work}/bpe-training.json")) if os.path.exists(f"{work}/bpe-training.json") else None
 jobs = []
 for j in sys.argv[6:]:
-    tok, workers, seconds, task_seconds, pass_rate = j.split()
+    tok, workers, seconds, task_seconds, pass_rate, input_bytes = j.split()
     workers, seconds = int(workers), float(seconds)
+    mb = float(input_bytes) / 1e6
     name = {"bpe": "bpe-32000 trained by the job", "bpe-reuse": "bpe-32000 from its tokenizer.json",
             "huggingface": "huggingface (bpe-32000 via DJL)"}.get(tok, tok)
-    jobs.append({"tokenizer": name, "master": f"local[{workers}]",
+    jobs.append({"tokenizer": name, "master": f"local[{workers}]", "input_mb": mb,
                  "seconds": seconds, "mb_per_s": mb / seconds, "mb_per_s_per_core": mb / seconds / workers,
                  "tokenize_pass_task_seconds": float(task_seconds), "tokenize_pass_mb_per_s_per_core": float(pass_rate)})
     print(f"  job {name:<34} local[{workers}] {seconds:6.1f} s  {mb/seconds:6.1f} MB/s  {mb/seconds/workers:6.1f} MB/s per core"
