@@ -49,7 +49,7 @@ public final class CharTokenizer implements Tokenizer {
     /** Code points below this (ASCII, Latin, Greek, Cyrillic, Hebrew, Arabic…) find their id in a table. */
     private static final int SMALL = 0x800;
 
-    private transient int[] smallIds;
+    private transient volatile int[] smallIds;     // volatile: a thread sees the table only once it is filled
 
     /** The id of each code point below {@link #SMALL}, or −1: a lookup instead of a binary search per character. */
     private int[] smallIds() {

@@ -43,8 +43,11 @@ final class Corpus implements Serializable {
         void into(DocumentHandler handler);
     }
 
-    /** Runs {@code work} on every task; {@code what} names the pass in the progress lines. */
-    <R extends Serializable> List<R> run(SparkSession spark, String what, PartitionWork<R> work) {
+    /**
+     * Runs {@code work} on every task; {@code what} names the pass in the progress lines. With {@code checksums}, the
+     * stats record each file's SHA-256, for the manifest; the passes before the last (vocabulary scans) skip it.
+     */
+    <R extends Serializable> List<R> run(SparkSession spark, String what, boolean checksums, PartitionWork<R> work) {
         if (config.format() == TokenizeConfig.InputFormat.PARQUET) {
             String[] paths = files.stream().map(SourceFile::path).toArray(String[]::new);
             JavaRDD<Row> rows = spark.read().parquet(paths).select(config.parquetColumn()).javaRDD();
@@ -65,8 +68,12 @@ final class Corpus implements Serializable {
                 List<R> results = jsc.parallelize(splits, splits.size()).mapPartitionsWithIndex((index, it) -> {
                     TokenizeStats stats = new TokenizeStats();
                     CorpusReader reader = new CorpusReader(taskConfig, taskConf.get());
-                    R r = work.run(index, handler -> it.forEachRemaining(group -> group.forEach(f ->
-                            stats.checksums.put(f.path(), reader.read(f, handler, stats)))), stats);
+                    R r = work.run(index, handler -> it.forEachRemaining(group -> group.forEach(f -> {
+                        String sha256 = reader.read(f, handler, stats, checksums);
+                        if (sha256 != null) {
+                            stats.checksums.put(f.path(), sha256);
+                        }
+                    })), stats);
                     return List.of(r).iterator();
                 }, false).collect();
                 try {

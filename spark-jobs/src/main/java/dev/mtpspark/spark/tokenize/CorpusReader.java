@@ -44,17 +44,23 @@ final class CorpusReader {
         this.codecs = new CompressionCodecFactory(conf);
     }
 
-    /** Streams every document of {@code file} into {@code handler}; returns the file's SHA-256 (hex). */
-    String read(SourceFile file, DocumentHandler handler, TokenizeStats stats) {
+    /**
+     * Streams every document of {@code file} into {@code handler}; returns the file's SHA-256 (hex), or null without
+     * {@code checksum} (the passes before the last, whose statistics do not reach the manifest).
+     */
+    String read(SourceFile file, DocumentHandler handler, TokenizeStats stats, boolean checksum) {
         Path path = new Path(file.path());
-        MessageDigest sha;
-        try {
-            sha = MessageDigest.getInstance("SHA-256");
-        } catch (NoSuchAlgorithmException e) {
-            throw new IllegalStateException(e);
+        MessageDigest sha = null;
+        if (checksum) {
+            try {
+                sha = MessageDigest.getInstance("SHA-256");
+            } catch (NoSuchAlgorithmException e) {
+                throw new IllegalStateException(e);
+            }
         }
         int bufferSize = (int) Math.max(4096, Math.min(READ_BUFFER, file.size()));
-        try (InputStream raw = new DigestInputStream(path.getFileSystem(conf).open(path, bufferSize), sha);
+        try (InputStream stored = path.getFileSystem(conf).open(path, bufferSize);
+             InputStream raw = sha == null ? stored : new DigestInputStream(stored, sha);
              InputStream in = decompressed(path, raw)) {
             CountingHandler counting = new CountingHandler(file.relativePath(), handler);
             if (config.format() == TokenizeConfig.InputFormat.JSONL) {
@@ -67,7 +73,7 @@ final class CorpusReader {
             }
             stats.filesRead++;
             stats.bytesRead += file.size();
-            return HexFormat.of().formatHex(sha.digest());
+            return sha == null ? null : HexFormat.of().formatHex(sha.digest());
         } catch (IOException e) {
             throw new UncheckedIOException("cannot read input file " + file.path() + ": " + e.getMessage(), e);
         }

@@ -168,7 +168,7 @@ public final class TokenizeJob {
                 }
             }
             case CHAR: {
-                List<CharVocabulary> parts = corpus.run(spark, "character scan", (partition, feed, stats) -> {
+                List<CharVocabulary> parts = corpus.run(spark, "character scan", false, (partition, feed, stats) -> {
                     BitSet seen = new BitSet();
                     EncoderPerDocument handler = new EncoderPerDocument(() -> CharTokenizer.codePointCollector(seen));
                     feed.into(handler);
@@ -193,7 +193,7 @@ public final class TokenizeJob {
                         throw new BadInputException("--tokenizer-file " + config.tokenizerFile() + ": " + e.getMessage());
                     }
                 }
-                List<HashMap<String, Long>> counts = corpus.run(spark, "BPE pre-token count", (partition, feed, stats) -> {
+                List<HashMap<String, Long>> counts = corpus.run(spark, "BPE pre-token count", false, (partition, feed, stats) -> {
                     HashMap<String, Long> c = new HashMap<>();
                     feed.into(new EncoderPerDocument(() -> BpeTrainer.preTokenCounter(c, config.bpeSpecialTokens())));
                     return c;
@@ -214,7 +214,7 @@ public final class TokenizeJob {
     private static TokenizeStats tokenize(SparkSession spark, TokenizeConfig config, Corpus corpus, Tokenizer tokenizer,
                                           long boundary, Path dataset, HadoopConf conf) {
         String datasetPath = dataset.toString();
-        List<TokenizeStats> parts = corpus.run(spark, "tokenize", (partition, feed, stats) -> {
+        List<TokenizeStats> parts = corpus.run(spark, "tokenize", true, (partition, feed, stats) -> {
             TaskContext task = TaskContext.get();
             long attempt = task == null ? 0 : task.taskAttemptId();
             WindowShardWriter[] writers = new WindowShardWriter[2];
