@@ -244,7 +244,8 @@ public final class BpeTrainer {
      * the special tokens split the text and are not counted, as the tokenizer will encode them whole.
      */
     public static Tokenizer.Encoder preTokenCounter(Map<String, Long> counts, List<String> specialTokens) {
-        PreTokenStream stream = new PreTokenStream((t, start, end) -> counts.merge(new String(t, start, end - start), 1L, Long::sum));
+        PreTokenStream stream = new PreTokenStream((text, start, end) ->
+                counts.merge(new String(text, start, end - start), 1L, Long::sum));
         AddedTokenSplitter splitter = new AddedTokenSplitter(BpeTokenizer.addedTokens(specialTokens), 0, stream::append,
                 stream::finish, id -> { });
         return new CodePointEncoder(splitter::append, splitter::finish);

@@ -100,14 +100,15 @@ public final class ByteLevel {
      */
     private static byte classOfSlow(int cp) {
         int type = Character.getType(cp);
-        if (type == Character.SPACE_SEPARATOR || type == Character.LINE_SEPARATOR || type == Character.PARAGRAPH_SEPARATOR
-                || cp >= 0x9 && cp <= 0xd || cp == 0x85) {
+        if (type == Character.SPACE_SEPARATOR || type == Character.LINE_SEPARATOR
+                || type == Character.PARAGRAPH_SEPARATOR || cp >= 0x9 && cp <= 0xd || cp == 0x85) {
             return SPACE;
         }
         if (Character.isLetter(cp)) {
             return LETTER;
         }
-        if (type == Character.DECIMAL_DIGIT_NUMBER || type == Character.LETTER_NUMBER || type == Character.OTHER_NUMBER) {
+        if (type == Character.DECIMAL_DIGIT_NUMBER || type == Character.LETTER_NUMBER
+                || type == Character.OTHER_NUMBER) {
             return NUMBER;
         }
         return OTHER;

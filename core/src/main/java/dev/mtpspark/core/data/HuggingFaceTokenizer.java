@@ -78,9 +78,9 @@ public final class HuggingFaceTokenizer implements Tokenizer {
     }
 
     /**
-     * Null when a tokenizer.json splits text exactly as GPT-2's pattern ({@link ByteLevel#preTokenEnd}) does, so that its pre-tokens can
-     * be encoded and cached one at a time; otherwise what prevents it. Fields the library defaults are read with
-     * its defaults ({@code add_prefix_space} true, {@code use_regex} true).
+     * Null when a tokenizer.json splits text exactly as GPT-2's pattern ({@link ByteLevel#preTokenEnd}) does, so
+     * that its pre-tokens can be encoded and cached one at a time; otherwise what prevents it. Fields the library
+     * defaults are read with its defaults ({@code add_prefix_space} true, {@code use_regex} true).
      */
     static String whyNotCacheable(com.fasterxml.jackson.databind.JsonNode root) {
         var normalizer = root.path("normalizer");
