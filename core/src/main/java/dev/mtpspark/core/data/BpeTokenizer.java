@@ -18,8 +18,8 @@ import java.util.Set;
 import java.util.function.IntConsumer;
 
 /**
- * Byte-level BPE in GPT-2's form: text is split into pre-tokens by GPT-2's pattern
- * ({@link ByteLevel#preTokenEnd}), each pre-token's UTF-8 bytes start as ids 0–255 and merges apply in rank order; merge r creates id 256 + r; the
+ * Byte-level BPE in GPT-2's form: text is split into pre-tokens by GPT-2's pattern ({@link ByteLevel#preTokenEnd}),
+ * each pre-token's UTF-8 bytes start as ids 0–255 and merges apply in rank order; merge r creates id 256 + r; the
  * end-of-text token {@code <|endoftext|>} takes the next id and the user's special tokens the ids after it. These
  * added tokens are found in the text first and encoded whole, and no pre-token spans one, as in Hugging Face
  * tokenizers. Saved as a {@code tokenizer.json} that the Rust tokenizers library loads with identical ids.
