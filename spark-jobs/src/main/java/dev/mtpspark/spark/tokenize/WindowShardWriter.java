@@ -119,9 +119,9 @@ final class WindowShardWriter implements Closeable {
      * One Parquet file being written, page by page: each window's levels go to the page as two RLE runs
      * ({@link LevelRuns}) and its ids straight to Parquet's delta encoder, and a full page goes to the column chunk's
      * page writer, as Parquet's column writer would write it (data page v2, RLE levels, delta-packed ids, Snappy),
-     * without the column writer's call chain and statistics update per value (docs/data.md). A window is one record: its first id starts the list (repetition
-     * level 0), the rest continue it (level 1); every id is defined (level 1). An empty window is an empty list (a
-     * null at definition level 0). A page ends at Parquet's page size (or an eighth of the row group, for small row
+     * without the column writer's call chain and statistics update per value (docs/data.md). A window is one record:
+     * its first id starts the list (repetition level 0), the rest continue it (level 1); every id is defined (level
+     * 1). An empty window is an empty list (a null at definition level 0). A page ends at Parquet's page size (or an eighth of the row group, for small row
      * groups) or row count limit; row groups are flushed to the file when their pages reach the row group size.
      */
     private static final class ShardFile implements Closeable {
